@@ -1,0 +1,105 @@
+import type { Address } from '../address.js';
+import type { AdmissionCheck } from '../admission.js';
+import type { Clock } from '../clock.js';
+import type { Identity } from '../identity.js';
+import type { Logger } from '../log.js';
+import type { Random } from '../random.js';
+import type { DatagramTransport, Endpoint } from '../transport.js';
+
+/** User-facing options of the link layer. Every default is documented with the reason for its value. */
+export interface LinkLayerInit {
+  /**
+   * Identifies the overlay (public ring, or one group's private ring). 16 bytes. Peers of another
+   * overlay are refused during the handshake.
+   */
+  networkId: Uint8Array;
+  /**
+   * Really encrypt payloads (default true). False only for simulator scale runs: handshakes,
+   * signatures and the wire format stay real, the AEAD is replaced by a plaintext copy + an
+   * integrity tag check; the simulator says so in its output.
+   */
+  encryptPayloads?: boolean;
+  /** Send a keepalive when nothing was received from a peer for this long (default 15 s: under the 30 s Linux NAT UDP timeout). */
+  keepaliveIdleMs?: number;
+  /** Declare a link dead when nothing was received for this long (default 30 s, about 2 keepalives lost plus retries). */
+  deadAfterMs?: number;
+  /** Handshake retransmission interval (default 1 s) and attempts before `connect-failed` (default 5). */
+  handshakeRetryMs?: number;
+  handshakeAttempts?: number;
+  /** Rekey after this long (default 120 s, as WireGuard) or this many messages sent (default 2^40). */
+  rekeyAfterMs?: number;
+  rekeyAfterMessages?: number;
+  /** Messages queued per peer while a handshake or rekey is pending (default 128); overflow closes the link. */
+  maxQueuedPerPeer?: number;
+  /** Handshake initiations accepted per source IP per second (default 20) before new ones are dropped. */
+  handshakeRatePerSource?: number;
+  /** How often the single maintenance tick runs (default 1 s). */
+  tickMs?: number;
+}
+
+/** Injected dependencies. */
+export interface LinkLayerComponents {
+  clock: Clock;
+  random: Random;
+  transport: DatagramTransport;
+  identity: Identity;
+  admission: AdmissionCheck;
+  log: Logger;
+}
+
+export interface LinkInfo {
+  readonly peer: Address;
+  readonly publicKey: Uint8Array;
+  readonly credential: Uint8Array;
+  /** Where the peer's datagrams come from now. */
+  readonly endpoint: Endpoint;
+  readonly establishedAt: number;
+  readonly lastReceivedAt: number;
+  /** Smoothed round-trip time from keepalives, null until measured. */
+  readonly rttMs: number | null;
+  /** True if this node sent the first handshake. */
+  readonly initiator: boolean;
+}
+
+export type LinkEvent =
+  | { kind: 'up'; link: LinkInfo }
+  | { kind: 'down'; peer: Address; reason: string }
+  | { kind: 'message'; peer: Address; payload: Uint8Array }
+  | { kind: 'connect-failed'; endpoint: Endpoint; expectedPeer: Address | null; reason: string };
+
+/** Counters of everything dropped; never reset. */
+export interface LinkStats {
+  packetsIn: number;
+  packetsOut: number;
+  droppedMalformed: number;
+  droppedAuthFailed: number;
+  droppedReplayed: number;
+  droppedUnknownSession: number;
+  droppedRateLimited: number;
+  droppedQueueFull: number;
+  handshakesRefused: number;
+  handshakesCompleted: number;
+}
+
+export interface LinkLayer {
+  /**
+   * Start (or reuse) a session with whoever answers at `endpoint`. If `expectedPeer` is given, a
+   * responder with another address is refused. The outcome arrives as an `up` or
+   * `connect-failed` event. Idempotent while a handshake to the same endpoint is pending.
+   */
+  connect(endpoint: Endpoint, expectedPeer?: Address): void;
+  /**
+   * Send one payload to a linked peer. Returns false (and counts) when there is no link or its queue
+   * is full. The payload is owned by the link layer after the call.
+   */
+  send(peer: Address, payload: Uint8Array): boolean;
+  /** Tell the peer (authenticated) and drop the session; emits `down`. */
+  close(peer: Address, reason: string): void;
+  get(peer: Address): LinkInfo | undefined;
+  links(): Iterable<LinkInfo>;
+  readonly stats: LinkStats;
+  /** Single subscriber: the node. */
+  onEvent(handler: (event: LinkEvent) => void): void;
+  /** Cancel every timer and forget every session, without events. Does not close the transport. */
+  stop(): void;
+}

@@ -1,0 +1,167 @@
+import type { Address } from '../address.js';
+import type { Endpoint } from '../transport.js';
+
+/**
+ * Overlay messages: what travels inside an established, encrypted link session.
+ * The link layer (../links) owns the outer packet; these are its payloads.
+ * Byte layouts are drawn in codec.ts next to the encoders.
+ */
+export const OVERLAY_WIRE_VERSION = 1;
+
+/** Largest encoded overlay message the decoder accepts. */
+export const MAX_MESSAGE_BYTES = 65_000;
+export const MAX_ENDPOINTS_PER_PEER = 4;
+/** Neighbour lists carry at most this many peers per side. */
+export const MAX_NEIGHBOURS_PER_SIDE = 8;
+export const MAX_DHT_KEY_BYTES = 64;
+export const MAX_DHT_VALUE_BYTES = 1024;
+export const MAX_DHT_RECORDS_PER_MESSAGE = 16;
+export const MAX_APP_DATA_BYTES = 60_000;
+
+/** Message type byte (first byte after the version byte). */
+export const MessageType = {
+  STATUS: 0x10,
+  ROUTED: 0x11,
+  DHT_REPLICATE: 0x12,
+  BROADCAST: 0x13,
+  LEAVE: 0x14,
+} as const;
+
+/** Body type byte of a routed message. */
+export const RoutedBodyType = {
+  CONNECT_REQUEST: 0x01,
+  CONNECT_REPLY: 0x02,
+  PING: 0x03,
+  PONG: 0x04,
+  DHT_REQUEST: 0x05,
+  DHT_RESPONSE: 0x06,
+  CRAWL_REQUEST: 0x07,
+  CRAWL_REPLY: 0x08,
+  APP: 0x09,
+} as const;
+
+/** How a routed message is delivered. */
+export const RouteMode = {
+  /** Only to the node with exactly this address; dropped if it is not there. */
+  EXACT: 0,
+  /** To the node closest to the destination (either direction): DHT keys, joins. */
+  CLOSEST: 1,
+  /** To the node at or counter-clockwise-before the destination (its predecessor). */
+  PREDECESSOR: 2,
+  /** To the node at or clockwise-after the destination (its successor). */
+  SUCCESSOR: 3,
+} as const;
+export type RouteModeValue = (typeof RouteMode)[keyof typeof RouteMode];
+
+export const ConnectPurpose = { JOIN: 0, NEAR: 1, SHORTCUT: 2 } as const;
+export type ConnectPurposeValue = (typeof ConnectPurpose)[keyof typeof ConnectPurpose];
+
+export const DhtOp = { GET: 0, PUT: 1, CREATE: 2, REMOVE: 3 } as const;
+export type DhtOpValue = (typeof DhtOp)[keyof typeof DhtOp];
+
+export const DhtStatus = { OK: 0, NOT_FOUND: 1, EXISTS: 2, REJECTED: 3, OVERLOADED: 4 } as const;
+export type DhtStatusValue = (typeof DhtStatus)[keyof typeof DhtStatus];
+
+/** Flags of a DHT record. */
+export const DhtRecordFlag = { TOMBSTONE: 0x01 } as const;
+
+export interface PeerRecord {
+  address: Address;
+  /** 0..MAX_ENDPOINTS_PER_PEER endpoints, IPv4 or IPv6. */
+  endpoints: Endpoint[];
+}
+
+/**
+ * A value in the DHT, signed by its writer over {@link dhtRecordSignedBytes} (in ../dht).
+ * Removal is a signed tombstone from the same writer.
+ */
+export interface DhtRecord {
+  key: Uint8Array; // 1..MAX_DHT_KEY_BYTES
+  value: Uint8Array; // 0..MAX_DHT_VALUE_BYTES
+  writer: Uint8Array; // Ed25519 public key, 32 bytes
+  issuedAt: number; // ms since the Unix epoch (writer's clock), integer, 0..2^53-1
+  ttlSeconds: number; // u32
+  flags: number; // u8, DhtRecordFlag bits
+  signature: Uint8Array; // 64 bytes
+}
+
+export interface StatusMessage {
+  kind: 'status';
+  /** Whether the receiver should answer with its own status. */
+  wantReply: boolean;
+  /** The sender's nearest neighbours counter-clockwise, nearest first. */
+  left: PeerRecord[];
+  /** The sender's nearest neighbours clockwise, nearest first. */
+  right: PeerRecord[];
+}
+
+export interface LeaveMessage {
+  kind: 'leave';
+  left: PeerRecord[];
+  right: PeerRecord[];
+}
+
+export type RoutedBody =
+  | { type: 'connect-request'; token: number; purpose: ConnectPurposeValue; requester: PeerRecord }
+  | { type: 'connect-reply'; token: number; responder: PeerRecord; left: PeerRecord[]; right: PeerRecord[] }
+  | { type: 'ping'; id: number; sentAt: number }
+  | { type: 'pong'; id: number; sentAt: number; requestHops: number }
+  | { type: 'dht-request'; requestId: number; op: DhtOpValue; key: Uint8Array; record: DhtRecord | null }
+  | { type: 'dht-response'; requestId: number; status: DhtStatusValue; records: DhtRecord[] }
+  | { type: 'crawl-request'; id: number }
+  | { type: 'crawl-reply'; id: number; left: PeerRecord[]; right: PeerRecord[] }
+  | { type: 'app'; channel: number; data: Uint8Array };
+
+export interface RoutedMessage {
+  kind: 'routed';
+  source: Address;
+  destination: Address;
+  mode: RouteModeValue;
+  /** Never deliver to (or through) the source itself: used by joins and repairs. */
+  excludeSource: boolean;
+  /** Hops left; dropped at 0. u8. */
+  ttl: number;
+  /** Hops taken so far. u8. */
+  hops: number;
+  /**
+   * When set, the node that receives this message at `destination` passes it one more hop
+   * over its direct link to `forwardTo` (replies to a joiner that is reachable only through its
+   * bootstrap peer).
+   */
+  forwardTo: Address | null;
+  body: RoutedBody;
+}
+
+export interface DhtReplicateMessage {
+  kind: 'dht-replicate';
+  records: DhtRecord[]; // 1..MAX_DHT_RECORDS_PER_MESSAGE
+}
+
+export interface BroadcastMessage {
+  kind: 'broadcast';
+  /** 8 random bytes chosen by the origin. */
+  id: Uint8Array;
+  origin: Address;
+  /** The clockwise half-open range [rangeStart, rangeEnd) this copy must cover. */
+  rangeStart: Address;
+  rangeEnd: Address;
+  hops: number; // u8
+  channel: number; // u16
+  data: Uint8Array; // 0..MAX_APP_DATA_BYTES
+}
+
+export type OverlayMessage = StatusMessage | LeaveMessage | RoutedMessage | DhtReplicateMessage | BroadcastMessage;
+
+export type WireErrorCode =
+  | 'truncated'
+  | 'too-large'
+  | 'bad-version'
+  | 'unknown-type'
+  | 'bad-length'
+  | 'bad-value'
+  | 'trailing-bytes';
+
+export interface WireError {
+  code: WireErrorCode;
+  message: string;
+}
