@@ -15,12 +15,12 @@ export type AdmissionDecision = { ok: true } | { ok: false; reason: string };
  * admits holders of the group's certificates. `now` is milliseconds since the Unix epoch.
  */
 export interface AdmissionCheck {
-  /** The credential this node presents to its peers. At most 2048 bytes. */
+  /** The credential this node presents to its peers. At most 1024 bytes. */
   readonly credential: Uint8Array;
   admit(peer: PeerCredentials, now: number): AdmissionDecision;
 }
 
-export const MAX_CREDENTIAL_BYTES = 2048;
+export const MAX_CREDENTIAL_BYTES = 1024;
 
 export const openAdmission: AdmissionCheck = {
   credential: new Uint8Array(0),
