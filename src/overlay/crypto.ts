@@ -69,3 +69,53 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
   return diff === 0;
 }
+
+/** An X25519 key pair for crypto_kx (ephemeral handshake keys). */
+export interface KxKeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+/** X25519 key pair from a 32-byte seed (the seed comes from the injected Random, never libsodium's). */
+export function kxKeyPairFromSeed(seed: Uint8Array): KxKeyPair {
+  const kp = getSodium().crypto_kx_seed_keypair(seed);
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+}
+
+/**
+ * crypto_kx session keys (`rx` to receive, `tx` to send) between `own` and the peer's public key,
+ * as the client (initiator) or the server (responder). Never throws: null when the peer's key is
+ * unusable (wrong length, low-order point).
+ */
+export function kxSessionKeys(
+  role: 'client' | 'server',
+  own: KxKeyPair,
+  peerPublicKey: Uint8Array,
+): { rx: Uint8Array; tx: Uint8Array } | null {
+  if (peerPublicKey.length !== KX_PUBLIC_KEY_BYTES) return null;
+  try {
+    const s = getSodium();
+    const keys =
+      role === 'client'
+        ? s.crypto_kx_client_session_keys(own.publicKey, own.secretKey, peerPublicKey)
+        : s.crypto_kx_server_session_keys(own.publicKey, own.secretKey, peerPublicKey);
+    return { rx: keys.sharedRx, tx: keys.sharedTx };
+  } catch {
+    return null;
+  }
+}
+
+/** ChaCha20-Poly1305-IETF: ciphertext followed by the 16-byte tag. */
+export function aeadEncrypt(plaintext: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array {
+  return getSodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+}
+
+/** Never throws: null when the tag does not verify. */
+export function aeadDecrypt(ciphertext: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null {
+  if (ciphertext.length < AEAD_TAG_BYTES) return null;
+  try {
+    return getSodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key);
+  } catch {
+    return null;
+  }
+}

@@ -14,14 +14,18 @@ export interface LinkLayerInit {
    */
   networkId: Uint8Array;
   /**
-   * Really encrypt payloads (default true). False only for simulator scale runs: handshakes,
-   * signatures and the wire format stay real, the AEAD is replaced by a plaintext copy + an
-   * integrity tag check; the simulator says so in its output.
+   * Really encrypt payloads (default true). False ONLY for simulator scale runs, and INSECURE:
+   * handshakes, signatures, counters and the replay window stay real, but DATA then carries the
+   * plaintext as is, with no encryption and no authentication (anyone on the path can read, forge
+   * or alter it); the simulator says so in its output.
    */
   encryptPayloads?: boolean;
   /** Send a keepalive when nothing was received from a peer for this long (default 15 s: under the 30 s Linux NAT UDP timeout). */
   keepaliveIdleMs?: number;
-  /** Declare a link dead when nothing was received for this long (default 30 s, about 2 keepalives lost plus retries). */
+  /**
+   * Declare a link dead when nothing was received for this long (default 25 s: the keepalive at
+   * 15 s plus re-pings every 2 s give the peer five chances to answer before it is declared dead).
+   */
   deadAfterMs?: number;
   /** Handshake retransmission interval (default 1 s) and attempts before `connect-failed` (default 5). */
   handshakeRetryMs?: number;

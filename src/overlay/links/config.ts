@@ -1,0 +1,92 @@
+import { NETWORK_ID_BYTES } from './packet-codec.js';
+import type { LinkLayerInit } from './types.js';
+
+/** Defaults of {@link LinkLayerInit}; the reasons are in types.ts next to each option. */
+export const LINK_DEFAULTS = {
+  encryptPayloads: true,
+  keepaliveIdleMs: 15_000,
+  deadAfterMs: 25_000,
+  handshakeRetryMs: 1_000,
+  handshakeAttempts: 5,
+  rekeyAfterMs: 120_000,
+  rekeyAfterMessages: 2 ** 40,
+  maxQueuedPerPeer: 128,
+  handshakeRatePerSource: 20,
+  tickMs: 1_000,
+} as const;
+
+/** Re-ping an idle peer this often once the first keepalive went unanswered (a lost ping is not a dead peer). */
+export const KEEPALIVE_REPING_MS = 2_000;
+/** Handshakes this node initiates and waits on at once; beyond it the oldest is dropped (a burst of connects cannot grow memory). */
+export const MAX_PENDING_HANDSHAKES = 256;
+/** Source addresses with their own handshake rate bucket; the rest share one (rate-limiter.ts). */
+export const MAX_RATE_LIMITED_SOURCES = 4_096;
+/**
+ * Peers whose last accepted INIT timestamp is remembered (replay protection across link
+ * lifetimes). Beyond it the least recent is forgotten: a replayed INIT of a forgotten peer can at
+ * worst open a session whose keys nobody holds, which goes `down` after `deadAfterMs`.
+ */
+export const MAX_REMEMBERED_PEERS = 16_384;
+/** Old keys stay valid for receiving this long after a rekey (packets in flight, reordering). */
+export const PREVIOUS_SESSION_GRACE_MS = 15_000;
+/** The hard ceiling on a counter: rekeyAfterMessages is clamped so counters always fit 2^53. */
+export const MAX_MESSAGES_PER_SESSION = 2 ** 52;
+/** Largest payload one DATA packet carries: a datagram minus header, content byte and tag. */
+export const MAX_PAYLOAD_BYTES = 65_507 - 14 - 1 - 16;
+
+export interface LinkConfig {
+  networkId: Uint8Array;
+  encryptPayloads: boolean;
+  keepaliveIdleMs: number;
+  deadAfterMs: number;
+  handshakeRetryMs: number;
+  handshakeAttempts: number;
+  rekeyAfterMs: number;
+  rekeyAfterMessages: number;
+  /** The session's initiator rekeys at rekeyAfterMs; the responder waits this much longer, so both rarely start at once. */
+  responderRekeyDelayMs: number;
+  /** A session stops sending at this age (WireGuard's 180 s for a 120 s rekey); sends queue until the rekey is done. */
+  rejectAfterMs: number;
+  rejectAfterMessages: number;
+  /** A responder's new session that the initiator never used is dropped after this long. */
+  unconfirmedSessionTimeoutMs: number;
+  maxQueuedPerPeer: number;
+  handshakeRatePerSource: number;
+  tickMs: number;
+}
+
+/** Applies the defaults and validates; throws RangeError on nonsense (a programming error, at start-up). */
+export function resolveConfig(init: LinkLayerInit): LinkConfig {
+  if (init.networkId.length !== NETWORK_ID_BYTES) throw new RangeError(`networkId must be ${NETWORK_ID_BYTES} bytes`);
+  const positive = (name: string, value: number | undefined, fallback: number): number => {
+    const v = value ?? fallback;
+    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+    return v;
+  };
+  const keepaliveIdleMs = positive('keepaliveIdleMs', init.keepaliveIdleMs, LINK_DEFAULTS.keepaliveIdleMs);
+  const deadAfterMs = positive('deadAfterMs', init.deadAfterMs, LINK_DEFAULTS.deadAfterMs);
+  const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, LINK_DEFAULTS.handshakeRetryMs);
+  const handshakeAttempts = Math.floor(positive('handshakeAttempts', init.handshakeAttempts, LINK_DEFAULTS.handshakeAttempts));
+  const rekeyAfterMs = positive('rekeyAfterMs', init.rekeyAfterMs, LINK_DEFAULTS.rekeyAfterMs);
+  const rekeyAfterMessages = Math.min(
+    MAX_MESSAGES_PER_SESSION,
+    Math.floor(positive('rekeyAfterMessages', init.rekeyAfterMessages, LINK_DEFAULTS.rekeyAfterMessages)),
+  );
+  return {
+    networkId: Uint8Array.from(init.networkId),
+    encryptPayloads: init.encryptPayloads ?? LINK_DEFAULTS.encryptPayloads,
+    keepaliveIdleMs,
+    deadAfterMs,
+    handshakeRetryMs,
+    handshakeAttempts: Math.max(1, handshakeAttempts),
+    rekeyAfterMs,
+    rekeyAfterMessages,
+    responderRekeyDelayMs: rekeyAfterMs / 4,
+    rejectAfterMs: rekeyAfterMs * 1.5,
+    rejectAfterMessages: Math.floor(rekeyAfterMessages * 1.5),
+    unconfirmedSessionTimeoutMs: handshakeRetryMs * (handshakeAttempts + 1),
+    maxQueuedPerPeer: Math.floor(positive('maxQueuedPerPeer', init.maxQueuedPerPeer, LINK_DEFAULTS.maxQueuedPerPeer)),
+    handshakeRatePerSource: positive('handshakeRatePerSource', init.handshakeRatePerSource, LINK_DEFAULTS.handshakeRatePerSource),
+    tickMs: positive('tickMs', init.tickMs, LINK_DEFAULTS.tickMs),
+  };
+}

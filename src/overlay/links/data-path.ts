@@ -1,0 +1,166 @@
+import { type Address, shortAddress } from '../address.js';
+import type { Endpoint } from '../transport.js';
+import { MAX_PAYLOAD_BYTES } from './config.js';
+import { ContentType, closeBody, decodeContent, keepaliveBody } from './content-codec.js';
+import type { LinkContext } from './context.js';
+import type { Link } from './link-table.js';
+import { MIN_DATA_BYTES, readDataCounter, readDataReceiverIndex } from './packet-codec.js';
+import { OpenFailure, type Session, canSendOn } from './session.js';
+
+/** Weight of a new RTT sample in the smoothed average (TCP's SRTT uses 1/8). */
+const RTT_GAIN = 0.125;
+
+/**
+ * DATA packets: sending payloads and control content on a link's session, queueing while no
+ * session may send, and the receive path (session lookup by index, replay window, AEAD,
+ * roaming, content dispatch). This is the hot path: no per-packet maps, closures or timers.
+ */
+export class DataPath {
+  constructor(
+    private readonly ctx: LinkContext,
+    /** Starts a rekey of the link unless one is pending or backing off. */
+    private readonly requestRekey: (link: Link, now: number) => void,
+  ) {}
+
+  send(peer: Address, payload: Uint8Array): boolean {
+    const { ctx } = this;
+    const link = ctx.table.links.get(peer);
+    if (link === undefined) {
+      // No counter for "no link": counted with the packets that name an unknown session.
+      ctx.stats.droppedUnknownSession++;
+      return false;
+    }
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      ctx.stats.droppedMalformed++;
+      return false;
+    }
+    const now = ctx.clock.now();
+    if (link.queue.length > 0) this.flushQueue(link);
+    const session = link.queue.length === 0 ? this.sendingSession(link, now) : null;
+    if (session === null) {
+      if (link.queue.length >= ctx.config.maxQueuedPerPeer) {
+        ctx.stats.droppedQueueFull++;
+        ctx.dropLink(link, 'send queue overflow');
+        return false;
+      }
+      link.queue.push(payload);
+      this.requestRekey(link, now);
+      return true;
+    }
+    this.transmit(link, session, ContentType.PAYLOAD, payload);
+    if (session.sendCounter >= ctx.config.rekeyAfterMessages) this.requestRekey(link, now);
+    return true;
+  }
+
+  /** The session to send on: the current one, else the next one if the current is spent; null if none. */
+  sendingSession(link: Link, now: number): Session | null {
+    if (canSendOn(link.current, now, this.ctx.config)) return link.current;
+    if (link.next !== null && canSendOn(link.next, now, this.ctx.config)) {
+      this.ctx.table.promoteNext(link, now);
+      return link.current;
+    }
+    return null;
+  }
+
+  flushQueue(link: Link): void {
+    if (link.queue.length === 0) return;
+    const now = this.ctx.clock.now();
+    let sent = 0;
+    while (sent < link.queue.length) {
+      const session = this.sendingSession(link, now);
+      if (session === null) break;
+      this.transmit(link, session, ContentType.PAYLOAD, link.queue[sent] as Uint8Array);
+      sent++;
+    }
+    link.queue.splice(0, sent);
+  }
+
+  sendPing(link: Link): void {
+    const now = this.ctx.clock.now();
+    const session = this.sendingSession(link, now);
+    if (session === null) return;
+    link.pingId = (link.pingId + 1) >>> 0;
+    link.pingSentAt = now;
+    link.lastPingSentAt = now;
+    this.transmit(link, session, ContentType.KEEPALIVE_PING, keepaliveBody(link.pingId));
+  }
+
+  /** Tells the peer (if a session may send) and forgets the link. */
+  close(link: Link, reason: string): void {
+    const session = this.sendingSession(link, this.ctx.clock.now());
+    if (session !== null) this.transmit(link, session, ContentType.CLOSE, closeBody(reason));
+    this.ctx.dropLink(link, reason);
+  }
+
+  onData(bytes: Uint8Array, from: Endpoint): void {
+    const { ctx } = this;
+    const { stats } = ctx;
+    if (bytes.length < MIN_DATA_BYTES) {
+      stats.droppedMalformed++;
+      return;
+    }
+    const session = ctx.table.sessions.get(readDataReceiverIndex(bytes));
+    if (session === undefined) {
+      stats.droppedUnknownSession++;
+      return;
+    }
+    const counter = readDataCounter(bytes);
+    if (counter < 0) {
+      stats.droppedMalformed++;
+      return;
+    }
+    const plain = session.open(bytes, counter);
+    if (typeof plain === 'number') {
+      if (plain === OpenFailure.REPLAYED) stats.droppedReplayed++;
+      else if (plain === OpenFailure.AUTH_FAILED) stats.droppedAuthFailed++;
+      else stats.droppedMalformed++;
+      return;
+    }
+    const link = session.link;
+    const now = ctx.clock.now();
+    link.lastReceivedAt = now;
+    if (session === link.next) {
+      // The initiator of the rekey uses the new keys: they are confirmed.
+      ctx.table.promoteNext(link, now);
+      this.flushQueue(link);
+    }
+    if (from !== link.endpoint && counter === session.replay.highestSeen) {
+      // Roaming: the newest authenticated packet says where the peer is now.
+      ctx.log.info('peer moved', { peer: shortAddress(link.peer), endpoint: from });
+      link.endpoint = from;
+    }
+    if (plain[0] === ContentType.PAYLOAD) {
+      ctx.emit({ kind: 'message', peer: link.peer, payload: plain.subarray(1) });
+      return;
+    }
+    const content = decodeContent(plain);
+    if (!content.ok) {
+      stats.droppedMalformed++;
+      return;
+    }
+    const c = content.value;
+    switch (c.type) {
+      case ContentType.KEEPALIVE_PING: {
+        const reply = this.sendingSession(link, now);
+        if (reply !== null) this.transmit(link, reply, ContentType.KEEPALIVE_PONG, keepaliveBody(c.pingId));
+        return;
+      }
+      case ContentType.KEEPALIVE_PONG:
+        if (c.pingId === link.pingId && link.pingSentAt >= 0) {
+          const sample = now - link.pingSentAt;
+          link.rttMs = link.rttMs === null ? sample : link.rttMs + RTT_GAIN * (sample - link.rttMs);
+          link.pingSentAt = -1;
+        }
+        return;
+      case ContentType.CLOSE:
+        ctx.dropLink(link, `closed by peer: ${c.reason}`);
+        return;
+      case ContentType.PAYLOAD:
+        return; // handled above
+    }
+  }
+
+  private transmit(link: Link, session: Session, contentType: number, body: Uint8Array): void {
+    this.ctx.sendDatagram(link.endpoint, session.seal(contentType, body));
+  }
+}

@@ -1,0 +1,421 @@
+import { type Address, shortAddress } from '../address.js';
+import { type AdmissionCheck, openAdmission } from '../admission.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Identity } from '../identity.js';
+import { createLinkLayer } from '../links/link-layer.js';
+import type { LinkEvent, LinkLayer, LinkLayerInit } from '../links/types.js';
+import type { Logger } from '../log.js';
+import type { Random } from '../random.js';
+import type { DatagramTransport } from '../transport.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { ConnectPurpose, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
+import { Broadcast, type BroadcastHandler, defaultBroadcastInit } from './broadcast.js';
+import { ConnectionFlag, ConnectionTable } from './connection-table.js';
+import { DhtService, defaultDhtInit, type DhtInit } from './dht-service.js';
+import type { NodeContext, RouteOptions } from './node-context.js';
+import { RoutedPending } from './routed-pending.js';
+import { decideRoute } from './router.js';
+import { RingMaintenance, type RingMaintenanceInit, defaultRingMaintenanceInit } from './ring-maintenance.js';
+import { Shortcuts, type ShortcutInit, defaultShortcutInit } from './shortcuts.js';
+
+export interface OverlayNodeInit {
+  /** Which overlay (16 bytes): the public ring or a group's private ring. */
+  networkId: Uint8Array;
+  /** Near neighbours kept on each side (default 3, at least 2: the ring survives any 2 adjacent failures). */
+  nearNeighbours?: number;
+  /** Hops a routed message may take (default 64; greedy routes here take about log2 N / 2). */
+  routeTtl?: number;
+  link?: Omit<LinkLayerInit, 'networkId'>;
+  ring?: Partial<RingMaintenanceInit>;
+  shortcuts?: Partial<ShortcutInit>;
+  dht?: Partial<DhtInit>;
+}
+
+export interface OverlayNodeComponents {
+  clock: Clock;
+  random: Random;
+  transport: DatagramTransport;
+  identity: Identity;
+  log: Logger;
+  admission?: AdmissionCheck;
+}
+
+export interface NodeStats {
+  messagesIn: number;
+  messagesOut: number;
+  decodeErrors: number;
+  routedForwarded: number;
+  routedDelivered: number;
+  routedDropped: number;
+}
+
+export type AppHandler = (source: Address, data: Uint8Array, hops: number) => void;
+
+/** Connections kept at most; further inbound links are refused so no peer set grows without bound. */
+const MAX_CONNECTIONS = 160;
+/** A connect-reply waits this long for the link to the requester before it is routed anyway. */
+const REPLY_WAIT_MS = 5_000;
+/** An outstanding connection attempt to one address blocks repeats for this long. */
+const CONNECT_DEDUP_MS = 10_000;
+
+/**
+ * One overlay node: owns the connection table and wires the link layer to ring maintenance,
+ * shortcuts, routing, the DHT and broadcast. Clock, randomness and transport are injected.
+ */
+export class OverlayNode {
+  readonly address: Address;
+  readonly links: LinkLayer;
+  readonly table: ConnectionTable;
+  readonly ring: RingMaintenance;
+  readonly shortcuts: Shortcuts;
+  readonly dht: DhtService;
+  readonly broadcast: Broadcast;
+  readonly stats: NodeStats = { messagesIn: 0, messagesOut: 0, decodeErrors: 0, routedForwarded: 0, routedDelivered: 0, routedDropped: 0 };
+  private readonly ctx: NodeContext;
+  private readonly routeTtl: number;
+  private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
+  private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
+  private readonly appHandlers = new Map<number, AppHandler>();
+  private readonly connecting = new Map<Address, number>();
+  private readonly respondedTo = new Map<Address, number>();
+  private readonly wantShortcut = new Map<Address, number>();
+  private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number }>();
+  private readonly bootstrapEndpoints = new Set<string>();
+  private housekeeping: TimerHandle | null = null;
+  private running = false;
+
+  constructor(init: OverlayNodeInit, private readonly components: OverlayNodeComponents) {
+    const { clock, random, identity, log } = components;
+    this.address = identity.address;
+    this.routeTtl = init.routeTtl ?? 64;
+    this.table = new ConnectionTable(identity.address);
+    this.links = createLinkLayer({ networkId: init.networkId, ...init.link })({
+      clock,
+      random,
+      transport: components.transport,
+      identity,
+      admission: components.admission ?? openAdmission,
+      log: log.child('link'),
+    });
+    this.ctx = {
+      self: this.address,
+      identity,
+      clock,
+      random,
+      log,
+      table: this.table,
+      links: this.links,
+      k: Math.max(2, init.nearNeighbours ?? 3),
+      selfRecord: () => ({ address: this.address, endpoints: [components.transport.localEndpoint] }),
+      peerRecord: (a) => ({ address: a, endpoints: [this.table.get(a)?.endpoint ?? this.links.get(a)?.endpoint].filter((e): e is string => e !== undefined) }),
+      sendDirect: (peer, message) => this.sendDirect(peer, message),
+      route: (destination, body, options) => this.route(destination, body, options),
+      connectTo: (record, reason) => this.connectTo(record, reason),
+      disconnect: (a, reason) => this.disconnect(a, reason),
+    };
+    this.ring = new RingMaintenance(this.ctx, { ...defaultRingMaintenanceInit, ...init.ring });
+    this.shortcuts = new Shortcuts(this.ctx, { ...defaultShortcutInit, ...init.shortcuts }, () => this.ring.joined);
+    this.dht = new DhtService(this.ctx, { ...defaultDhtInit, ...init.dht });
+    this.broadcast = new Broadcast(this.ctx, defaultBroadcastInit);
+    this.pings = new RoutedPending(clock, 256);
+    this.crawls = new RoutedPending(clock, 256);
+    this.links.onEvent((e) => this.onLinkEvent(e));
+  }
+
+  get joined(): boolean {
+    return this.ring.joined;
+  }
+
+  /** Join through the given bootstrap endpoints (none: start a new ring). */
+  start(bootstraps: string[] = []): void {
+    if (this.running) return;
+    this.running = true;
+    for (const b of bootstraps) this.bootstrapEndpoints.add(b);
+    this.ring.start(bootstraps.filter((b) => b !== this.components.transport.localEndpoint));
+    this.shortcuts.start();
+    this.dht.start();
+    this.housekeeping = this.ctx.clock.setInterval(() => this.expireMaps(), 5_000);
+  }
+
+  /** Tell near neighbours we are leaving (with our neighbour lists, to speed up their repair), then stop. */
+  leave(): void {
+    const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
+    for (const a of [...left, ...right]) this.sendDirect(a.address, { kind: 'leave', left, right });
+    this.stop();
+  }
+
+  /** Stop every timer and forget every link. The transport is left to its owner. */
+  stop(): void {
+    this.running = false;
+    this.ring.stop();
+    this.shortcuts.stop();
+    this.dht.stop();
+    this.pings.clear();
+    this.crawls.clear();
+    this.housekeeping?.cancel();
+    this.housekeeping = null;
+    this.links.stop();
+  }
+
+  leftNeighbours(n: number): Address[] {
+    return this.table.left(n);
+  }
+
+  rightNeighbours(n: number): Address[] {
+    return this.table.right(n);
+  }
+
+  onApp(channel: number, handler: AppHandler): void {
+    this.appHandlers.set(channel, handler);
+  }
+
+  onBroadcast(channel: number, handler: BroadcastHandler): void {
+    this.broadcast.onChannel(channel, handler);
+  }
+
+  sendApp(destination: Address, channel: number, data: Uint8Array): void {
+    this.route(destination, { type: 'app', channel, data }, { mode: RouteMode.EXACT });
+  }
+
+  /** Authenticated round trip over the overlay to the node at `destination`; null on timeout. */
+  ping(destination: Address, timeoutMs: number, callback: (r: { rttMs: number; hops: number } | null) => void): void {
+    const id = this.pings.add(timeoutMs, callback);
+    if (id === null) return callback(null);
+    this.route(destination, { type: 'ping', id, sentAt: this.ctx.clock.now() }, { mode: RouteMode.EXACT });
+  }
+
+  /** Ask the node at `destination` for its neighbour lists. */
+  crawl(destination: Address, timeoutMs: number, callback: (r: { left: PeerRecord[]; right: PeerRecord[] } | null) => void): void {
+    const id = this.crawls.add(timeoutMs, callback);
+    if (id === null) return callback(null);
+    this.route(destination, { type: 'crawl-request', id }, { mode: RouteMode.EXACT });
+  }
+
+  private onLinkEvent(e: LinkEvent): void {
+    if (!this.running) return;
+    switch (e.kind) {
+      case 'up': {
+        const peer = e.link.peer;
+        this.connecting.delete(peer);
+        if (!this.table.has(peer) && this.table.size >= MAX_CONNECTIONS) {
+          this.links.close(peer, 'too many connections');
+          return;
+        }
+        let flags = 0;
+        if (this.bootstrapEndpoints.has(e.link.endpoint) && !this.ring.joined) flags |= ConnectionFlag.LEAF;
+        // INBOUND: the peer asked for this link, so the peer decides when it ends.
+        if (this.respondedTo.delete(peer)) flags |= ConnectionFlag.INBOUND;
+        else if (!e.link.initiator && !this.table.wouldBeNear(peer, this.ctx.k)) flags |= ConnectionFlag.INBOUND;
+        const c = this.table.upsert(peer, e.link.endpoint, flags, this.ctx.clock.now());
+        if (this.wantShortcut.delete(peer)) this.shortcuts.adopt(peer);
+        this.ring.onLinkUp(peer, (flags & ConnectionFlag.LEAF) !== 0);
+        if (c.flags === 0 && this.table.has(peer)) this.disconnect(peer, 'no reason to keep this link');
+        this.flushDeferredReply(peer);
+        this.dht.onNeighboursChanged();
+        return;
+      }
+      case 'down':
+        if (this.table.remove(e.peer) === undefined) return;
+        this.ring.onLinkDown();
+        this.dht.onNeighboursChanged();
+        return;
+      case 'connect-failed':
+        if (e.expectedPeer !== null) this.connecting.delete(e.expectedPeer);
+        return;
+      case 'message':
+        this.onMessage(e.peer, e.payload);
+        return;
+    }
+  }
+
+  private onMessage(from: Address, bytes: Uint8Array): void {
+    this.stats.messagesIn++;
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok) {
+      this.stats.decodeErrors++;
+      this.ctx.log.debug('dropped malformed message', { peer: shortAddress(from), reason: decoded.error.message });
+      return;
+    }
+    const m = decoded.value;
+    switch (m.kind) {
+      case 'status':
+        if (this.table.has(from)) this.ring.onStatus(from, m);
+        return;
+      case 'leave':
+        this.ring.onLeave(m);
+        if (this.table.remove(from) !== undefined) {
+          this.links.close(from, 'peer left');
+          this.ring.onLinkDown();
+          this.dht.onNeighboursChanged();
+        }
+        return;
+      case 'routed':
+        this.forwardRouted(m, from);
+        return;
+      case 'dht-replicate':
+        if (this.table.has(from)) this.dht.onReplicate(m.records);
+        return;
+      case 'broadcast':
+        if (this.table.has(from)) this.broadcast.receive(m);
+        return;
+    }
+  }
+
+  private sendDirect(peer: Address, message: OverlayMessage): boolean {
+    this.stats.messagesOut++;
+    return this.links.send(peer, encodeMessage(message));
+  }
+
+  private route(destination: Address, body: RoutedBody, options: RouteOptions): void {
+    const message: RoutedMessage = {
+      kind: 'routed',
+      source: this.address,
+      destination,
+      mode: options.mode,
+      excludeSource: options.excludeSource ?? false,
+      ttl: this.routeTtl,
+      hops: 0,
+      forwardTo: options.forwardTo ?? null,
+      body,
+    };
+    if (options.firstHop !== undefined && this.table.has(options.firstHop)) {
+      this.sendRouted(options.firstHop, message);
+      return;
+    }
+    this.forwardRouted(message, null);
+  }
+
+  private forwardRouted(m: RoutedMessage, cameFrom: Address | null): void {
+    if (m.forwardTo === this.address || (m.mode === RouteMode.EXACT && m.destination === this.address)) {
+      this.deliver(m);
+      return;
+    }
+    if (m.mode === RouteMode.EXACT && this.table.has(m.destination)) {
+      this.sendRouted(m.destination, m);
+      return;
+    }
+    const structured = this.table.structured();
+    const candidates = structured.length > 0 ? structured : [...this.table.all()].map((c) => c.address);
+    const decision = decideRoute(this.address, candidates, m.destination, m.mode, m.excludeSource ? m.source : null, cameFrom);
+    if (decision.action === 'deliver') {
+      if (m.forwardTo !== null && this.table.has(m.forwardTo)) this.sendRouted(m.forwardTo, m);
+      else this.deliver(m);
+    } else if (decision.action === 'forward') {
+      this.sendRouted(decision.nextHop, m);
+    } else {
+      this.stats.routedDropped++;
+    }
+  }
+
+  private sendRouted(next: Address, m: RoutedMessage): void {
+    if (m.ttl <= 0 || m.hops >= 255) {
+      this.stats.routedDropped++;
+      return;
+    }
+    if (m.source !== this.address) this.stats.routedForwarded++;
+    this.sendDirect(next, { ...m, ttl: m.ttl - 1, hops: m.hops + 1 });
+  }
+
+  private deliver(m: RoutedMessage): void {
+    this.stats.routedDelivered++;
+    const body = m.body;
+    switch (body.type) {
+      case 'connect-request':
+        return this.onConnectRequest(m.source, body);
+      case 'connect-reply':
+        return this.onConnectReply(body);
+      case 'ping':
+        return this.route(m.source, { type: 'pong', id: body.id, sentAt: body.sentAt, requestHops: m.hops }, { mode: RouteMode.EXACT });
+      case 'pong':
+        return this.pings.resolve(body.id, { rttMs: this.ctx.clock.now() - body.sentAt, hops: body.requestHops });
+      case 'dht-request':
+        return this.dht.onRequest({ ...m, body });
+      case 'dht-response':
+        return this.dht.onResponse(body.requestId, body.status, body.records);
+      case 'crawl-request': {
+        const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
+        return this.route(m.source, { type: 'crawl-reply', id: body.id, left, right }, { mode: RouteMode.EXACT });
+      }
+      case 'crawl-reply':
+        return this.crawls.resolve(body.id, { left: body.left, right: body.right });
+      case 'app':
+        this.appHandlers.get(body.channel)?.(m.source, body.data, m.hops);
+        return;
+    }
+  }
+
+  private onConnectRequest(source: Address, body: RoutedBody & { type: 'connect-request' }): void {
+    const requester = body.requester;
+    if (requester.address !== source || requester.address === this.address) return;
+    const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
+    const reply: RoutedBody = { type: 'connect-reply', token: body.token, responder: this.ctx.selfRecord(), left, right };
+    if (this.table.has(requester.address)) {
+      this.route(requester.address, reply, { mode: RouteMode.EXACT });
+      return;
+    }
+    this.respondedTo.set(requester.address, this.ctx.clock.now());
+    this.deferredReplies.set(requester.address, { body: reply, at: this.ctx.clock.now() });
+    this.connectTo(requester, 'reply');
+  }
+
+  private onConnectReply(body: RoutedBody & { type: 'connect-reply' }): void {
+    const responder = body.responder;
+    if (responder.address === this.address) return;
+    if (this.shortcuts.takeToken(body.token)) {
+      const existing = this.table.get(responder.address);
+      if (existing === undefined) {
+        this.wantShortcut.set(responder.address, this.ctx.clock.now());
+        this.connectTo(responder, 'shortcut');
+      } else if ((existing.flags & ConnectionFlag.NEAR) === 0) {
+        this.shortcuts.adopt(responder.address);
+      }
+      return;
+    }
+    this.ring.onNearReply(responder, body.left, body.right, this.ring.joined ? ConnectPurpose.NEAR : ConnectPurpose.JOIN);
+    if (!this.table.has(responder.address)) this.connectTo(responder, 'near');
+  }
+
+  private flushDeferredReply(peer: Address): void {
+    const d = this.deferredReplies.get(peer);
+    if (d === undefined) return;
+    this.deferredReplies.delete(peer);
+    this.route(peer, d.body, { mode: RouteMode.EXACT });
+  }
+
+  private connectTo(record: PeerRecord, _reason: string): void {
+    const a = record.address;
+    if (a === this.address || this.table.has(a)) return;
+    const now = this.ctx.clock.now();
+    const since = this.connecting.get(a);
+    if (since !== undefined && now - since < CONNECT_DEDUP_MS) return;
+    const endpoint = record.endpoints[0];
+    if (endpoint === undefined) return;
+    this.connecting.set(a, now);
+    this.links.connect(endpoint, a);
+  }
+
+  private disconnect(address: Address, reason: string): void {
+    if (this.table.remove(address) === undefined) return;
+    this.links.close(address, reason);
+    this.ring.onLinkDown();
+    this.dht.onNeighboursChanged();
+  }
+
+  private expireMaps(): void {
+    const now = this.ctx.clock.now();
+    for (const [a, t] of this.connecting) if (now - t > CONNECT_DEDUP_MS) this.connecting.delete(a);
+    for (const [a, t] of this.respondedTo) if (now - t > 30_000) this.respondedTo.delete(a);
+    for (const [a, t] of this.wantShortcut) if (now - t > 30_000) this.wantShortcut.delete(a);
+    for (const [a, d] of this.deferredReplies) {
+      if (now - d.at > REPLY_WAIT_MS) {
+        this.deferredReplies.delete(a);
+        this.route(a, d.body, { mode: RouteMode.EXACT });
+      }
+    }
+  }
+}
+
+/** `createNode(init)(components)`: options apart from injected dependencies. */
+export function createNode(init: OverlayNodeInit): (components: OverlayNodeComponents) => OverlayNode {
+  return (components) => new OverlayNode(init, components);
+}

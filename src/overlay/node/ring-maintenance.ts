@@ -1,0 +1,248 @@
+import { type Address, addAddress, RING_SIZE } from '../address.js';
+import type { TimerHandle } from '../clock.js';
+import {
+  ConnectPurpose,
+  type LeaveMessage,
+  type PeerRecord,
+  RouteMode,
+  type StatusMessage,
+} from '../wire/messages.js';
+import { ConnectionFlag } from './connection-table.js';
+import type { NodeContext } from './node-context.js';
+
+export interface RingMaintenanceInit {
+  /** Regular status exchange with near neighbours (default 30 s; changes are sent at once as well). */
+  statusIntervalMs: number;
+  /** Ring probes toward our own predecessor and successor through the far side (default 60 s). */
+  ringProbeIntervalMs: number;
+  /** Least time between two repair probes of one side (default 5 s): repairs never flood. */
+  repairBackoffMs: number;
+  /** Join retry while not joined (default 5 s). */
+  joinRetryMs: number;
+}
+
+export const defaultRingMaintenanceInit: RingMaintenanceInit = {
+  statusIntervalMs: 30_000,
+  ringProbeIntervalMs: 60_000,
+  repairBackoffMs: 5_000,
+  joinRetryMs: 5_000,
+};
+
+/**
+ * Keeps this node's place in the ring: joining through a bootstrap peer, the k nearest neighbours on
+ * each side (learned from neighbours' status lists and from routed probes), repair after failures.
+ */
+export class RingMaintenance {
+  private joinedFlag = false;
+  private bootstraps: string[] = [];
+  private readonly timers: TimerHandle[] = [];
+  private statusSoon: TimerHandle | null = null;
+  private lastRepair = { left: -Infinity, right: -Infinity };
+  private nextToken = 1;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly init: RingMaintenanceInit,
+  ) {}
+
+  get joined(): boolean {
+    return this.joinedFlag;
+  }
+
+  start(bootstraps: string[]): void {
+    const { clock, random } = this.ctx;
+    this.bootstraps = bootstraps;
+    if (bootstraps.length === 0) this.joinedFlag = true;
+    else this.contactBootstraps();
+    const jitter = (ms: number): number => ms * (0.75 + random.float() * 0.5);
+    this.timers.push(
+      clock.setInterval(() => this.sendStatusToNear(false), jitter(this.init.statusIntervalMs)),
+      clock.setInterval(() => this.probeRing(), jitter(this.init.ringProbeIntervalMs)),
+      clock.setInterval(() => {
+        if (!this.joinedFlag) this.contactBootstraps();
+      }, this.init.joinRetryMs),
+    );
+  }
+
+  stop(): void {
+    for (const t of this.timers) t.cancel();
+    this.timers.length = 0;
+    this.statusSoon?.cancel();
+    this.statusSoon = null;
+  }
+
+  /** The left and right near neighbours, nearest first, as records to hand to others. */
+  neighbourRecords(count: number): { left: PeerRecord[]; right: PeerRecord[] } {
+    const { table } = this.ctx;
+    return {
+      left: table.left(count).map((a) => this.ctx.peerRecord(a)),
+      right: table.right(count).map((a) => this.ctx.peerRecord(a)),
+    };
+  }
+
+  onLinkUp(peer: Address, isBootstrap: boolean): void {
+    if (isBootstrap && !this.joinedFlag) this.sendJoinRequest(peer);
+    this.recomputeNear();
+    if (this.ctx.table.get(peer) !== undefined && this.isNear(peer)) this.sendStatus(peer, true);
+  }
+
+  onLinkDown(): void {
+    const before = this.nearSet();
+    this.recomputeNear();
+    const { table, k } = this.ctx;
+    if (table.left(k).length < k || table.right(k).length < k) this.repair();
+    if (!sameSet(before, this.nearSet())) this.scheduleStatus();
+  }
+
+  onStatus(from: Address, message: StatusMessage): void {
+    if (!this.joinedFlag && this.isNear(from)) this.markJoined();
+    this.learn(message.left);
+    this.learn(message.right);
+    if (message.wantReply) this.sendStatus(from, false);
+  }
+
+  onLeave(message: LeaveMessage): void {
+    this.learn(message.left);
+    this.learn(message.right);
+  }
+
+  /** A JOIN or NEAR connect-reply reached us: the responder is one of our ring neighbours. */
+  onNearReply(responder: PeerRecord, left: PeerRecord[], right: PeerRecord[], purpose: number): void {
+    if (purpose === ConnectPurpose.JOIN && !this.joinedFlag) this.markJoined();
+    this.learn([responder]);
+    this.learn(left);
+    this.learn(right);
+  }
+
+  /** Consider the peers someone told us about: connect to any that would be among our k nearest. */
+  learn(records: PeerRecord[]): void {
+    const { table, self, k } = this.ctx;
+    for (const r of records) {
+      if (r.address === self || table.has(r.address) || r.endpoints.length === 0) continue;
+      if (table.wouldBeNear(r.address, k)) this.ctx.connectTo(r, 'near');
+    }
+  }
+
+  isNear(address: Address): boolean {
+    return this.nearSet().has(address);
+  }
+
+  /**
+   * NEAR flags follow the ring: the k nearest on each side get it, connections beyond k + 1 lose it,
+   * and a connection left without any reason is closed.
+   */
+  recomputeNear(): void {
+    const { table, k } = this.ctx;
+    // A new link (even a leaf) that would be near becomes structured first, so the ring view sees it.
+    for (const c of [...table.all()]) {
+      if ((c.flags & ConnectionFlag.NEAR) === 0 && table.wouldBeNear(c.address, k)) {
+        table.addFlags(c.address, ConnectionFlag.NEAR);
+      }
+    }
+    const keep = new Set<Address>([...table.left(k + 1), ...table.right(k + 1)]);
+    const near = this.nearSet();
+    for (const c of [...table.all()]) {
+      if (near.has(c.address)) {
+        if ((c.flags & ConnectionFlag.NEAR) === 0) table.addFlags(c.address, ConnectionFlag.NEAR);
+      } else if ((c.flags & ConnectionFlag.NEAR) !== 0 && !keep.has(c.address)) {
+        if (table.clearFlags(c.address, ConnectionFlag.NEAR) === 0) this.ctx.disconnect(c.address, 'no longer a near neighbour');
+      }
+    }
+  }
+
+  private nearSet(): Set<Address> {
+    const { table, k } = this.ctx;
+    return new Set<Address>([...table.left(k), ...table.right(k)]);
+  }
+
+  private markJoined(): void {
+    this.joinedFlag = true;
+    // Leaf links to bootstrap peers were only for joining.
+    for (const c of [...this.ctx.table.all()]) {
+      if ((c.flags & ConnectionFlag.LEAF) !== 0 && this.ctx.table.clearFlags(c.address, ConnectionFlag.LEAF) === 0) {
+        this.ctx.disconnect(c.address, 'joined the ring; bootstrap link no longer needed');
+      }
+    }
+    this.scheduleStatus();
+  }
+
+  private contactBootstraps(): void {
+    const leaves = [...this.ctx.table.all()].filter((c) => (c.flags & ConnectionFlag.LEAF) !== 0);
+    if (leaves.length > 0) {
+      for (const l of leaves) this.sendJoinRequest(l.address);
+      return;
+    }
+    for (const endpoint of this.bootstraps) this.ctx.links.connect(endpoint);
+  }
+
+  private sendJoinRequest(via: Address): void {
+    this.ctx.route(
+      this.ctx.self,
+      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.JOIN, requester: this.ctx.selfRecord() },
+      { mode: RouteMode.CLOSEST, excludeSource: true, firstHop: via },
+    );
+  }
+
+  private repair(): void {
+    const { table, k, clock } = this.ctx;
+    const now = clock.now();
+    if (table.left(k).length < k && now - this.lastRepair.left >= this.init.repairBackoffMs) {
+      this.lastRepair.left = now;
+      this.probeSide('left');
+    }
+    if (table.right(k).length < k && now - this.lastRepair.right >= this.init.repairBackoffMs) {
+      this.lastRepair.right = now;
+      this.probeSide('right');
+    }
+  }
+
+  private probeRing(): void {
+    if (!this.joinedFlag || this.ctx.table.structuredCount === 0) return;
+    this.probeSide('left');
+    this.probeSide('right');
+  }
+
+  /**
+   * Route a NEAR connect-request to our own predecessor (or successor), entering the ring through a
+   * connection away from that side, so the greedy path arrives from the far side and meets any node
+   * our neighbours have not told us about.
+   */
+  private probeSide(side: 'left' | 'right'): void {
+    const { table, self, k, random } = this.ctx;
+    const structured = table.structured();
+    if (structured.length === 0) return;
+    const near = new Set(side === 'left' ? table.left(k) : table.right(k));
+    const far = structured.filter((a) => !near.has(a));
+    const pool = far.length > 0 ? far : structured;
+    const firstHop = pool[random.int(pool.length)] as Address;
+    const destination = side === 'left' ? addAddress(self, RING_SIZE - 1n) : addAddress(self, 1n);
+    this.ctx.route(
+      destination,
+      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.NEAR, requester: this.ctx.selfRecord() },
+      { mode: side === 'left' ? RouteMode.PREDECESSOR : RouteMode.SUCCESSOR, excludeSource: true, firstHop },
+    );
+  }
+
+  private scheduleStatus(): void {
+    if (this.statusSoon !== null) return;
+    this.statusSoon = this.ctx.clock.setTimeout(() => {
+      this.statusSoon = null;
+      this.sendStatusToNear(true);
+    }, 200);
+  }
+
+  private sendStatusToNear(wantReply: boolean): void {
+    for (const peer of this.nearSet()) this.sendStatus(peer, wantReply);
+  }
+
+  private sendStatus(peer: Address, wantReply: boolean): void {
+    const { left, right } = this.neighbourRecords(this.ctx.k + 1);
+    this.ctx.sendDirect(peer, { kind: 'status', wantReply, left, right });
+  }
+}
+
+function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

@@ -1,0 +1,264 @@
+import { percentile, ringConsistency } from './ring-check.js';
+import { SimOverlay, type SimNode } from './sim-overlay.js';
+
+export interface ExperimentOptions {
+  nodes: number;
+  minutes: number;
+  /** Median session time under churn, virtual minutes; 0 = no churn. */
+  churnMedianMinutes: number;
+  /** DHT put/get pairs spread over the run. */
+  dhtOps: number;
+  seed: number | string;
+  encrypt: boolean;
+  lossRate: number;
+  /** Fraction of live nodes killed at once at `killAtMinute` (0 = none). */
+  killFraction: number;
+  killAtMinute: number;
+  /** Routed pings between random pairs at the end, for the hop counts. */
+  hopSamples: number;
+  /** Progress lines on stderr. */
+  progress: (line: string) => void;
+}
+
+export interface ExperimentResult {
+  nodes: number;
+  liveNodes: number;
+  virtualSeconds: number;
+  wallSeconds: number;
+  consistency: number;
+  meanHops: number;
+  p99Hops: number;
+  pingSuccess: number;
+  dhtPuts: number;
+  dhtPutSuccess: number;
+  dhtGets: number;
+  dhtGetSuccess: number;
+  broadcastCoverage: number;
+  messagesPerNodePerSecond: number;
+  peakRssMB: number;
+  encrypted: boolean;
+  joins: number;
+  departures: number;
+  meanConnections: number;
+  killed?: number;
+  recoverySeconds?: number | null;
+  dhtValuesLost?: number;
+  dhtValuesCheckedAfterKill?: number;
+}
+
+const MINUTE = 60_000;
+/** Value lifetime in DHT runs: longer than any run, so every value put is expected to be found. */
+const DHT_TTL_SECONDS = 6 * 3600;
+
+export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  const wallStart = performance.now();
+  const sim = await SimOverlay.create({ seed: o.seed, encrypt: o.encrypt, lossRate: o.lossRate });
+  const start = sim.now;
+  const end = start + o.minutes * MINUTE;
+  // Initial joins spread over a warm-up: 60 ms per node, between 1 and 10 minutes, at most a third of the run.
+  const joinSpread = Math.min(o.minutes * MINUTE * 0.33, Math.max(MINUTE, Math.min(10 * MINUTE, o.nodes * 60)));
+  const meanSessionMs = o.churnMedianMinutes > 0 ? (o.churnMedianMinutes * MINUTE) / Math.LN2 : 0;
+  let joins = 0;
+  let departures = 0;
+  let liveIntegral = 0;
+  let lastSample = start;
+  const sampleLive = (): void => {
+    const now = sim.now;
+    liveIntegral += sim.live().length * (now - lastSample);
+    lastSample = now;
+  };
+
+  const scheduleDeparture = (s: SimNode): void => {
+    if (meanSessionMs <= 0) return;
+    const session = -Math.log(1 - sim.randomFloat()) * meanSessionMs;
+    if (sim.now + session >= end) return;
+    sim.queue.schedule(sim.now + session, () => {
+      if (!s.alive) return;
+      sampleLive();
+      sim.kill(s);
+      departures++;
+    });
+  };
+  const join = (): void => {
+    sampleLive();
+    scheduleDeparture(sim.spawn());
+    joins++;
+  };
+
+  for (let i = 0; i < o.nodes; i++) sim.queue.schedule(start + (i * joinSpread) / o.nodes, join);
+  if (meanSessionMs > 0) {
+    // Poisson arrivals at the rate that keeps the population steady: N / mean session.
+    const rate = o.nodes / meanSessionMs;
+    const arrive = (): void => {
+      join();
+      sim.queue.schedule(sim.now - Math.log(1 - sim.randomFloat()) / rate, arrive);
+    };
+    sim.queue.schedule(start + joinSpread - Math.log(1 - sim.randomFloat()) / rate, arrive);
+  }
+
+  // DHT put/get pairs, spread from the end of the warm-up to two minutes before the end.
+  const dht = { puts: 0, putOk: 0, gets: 0, getOk: 0 };
+  const stored: { key: Uint8Array; value: Uint8Array; putAt: number }[] = [];
+  const opsStart = start + joinSpread + MINUTE;
+  const opsEnd = Math.max(opsStart + 1, end - 2 * MINUTE);
+  for (let i = 0; i < o.dhtOps; i++) {
+    const at = opsStart + ((opsEnd - opsStart) * (i + 0.5)) / o.dhtOps;
+    sim.queue.schedule(at, () => {
+      const writer = sim.pickLive();
+      if (writer === undefined) return;
+      const key = new TextEncoder().encode(`sim-key-${i}`);
+      const value = new TextEncoder().encode(`value-${i}-${Math.floor(sim.randomFloat() * 1e9)}`);
+      dht.puts++;
+      writer.node.dht.put(key, value, DHT_TTL_SECONDS, (r) => {
+        if (!r.ok) return;
+        dht.putOk++;
+        stored.push({ key, value, putAt: at });
+        const delay = 10_000 + sim.randomFloat() * 50_000;
+        sim.queue.schedule(sim.now + delay, () => {
+          const reader = sim.pickLive();
+          if (reader === undefined) return;
+          dht.gets++;
+          reader.node.dht.get(key, (g) => {
+            if (g.ok && g.records.some((rec) => sameBytes(rec.value, value))) dht.getOk++;
+          });
+        });
+      });
+    });
+  }
+
+  // Mass failure.
+  let killed: number | undefined;
+  let recoverySeconds: number | null | undefined;
+  const killAt = start + o.killAtMinute * MINUTE;
+  if (o.killFraction > 0) {
+    sim.queue.schedule(killAt, () => {
+      sampleLive();
+      const live = sim.live();
+      const count = Math.floor(live.length * o.killFraction);
+      for (let i = live.length - 1; i > 0; i--) {
+        const j = Math.floor(sim.randomFloat() * (i + 1));
+        [live[i], live[j]] = [live[j] as SimNode, live[i] as SimNode];
+      }
+      for (const s of live.slice(0, count)) sim.kill(s);
+      killed = count;
+      recoverySeconds = null;
+      const check = (): void => {
+        if (ringConsistency(sim.live().map((s) => s.node)) === 1) {
+          recoverySeconds = (sim.now - killAt) / 1000;
+          return;
+        }
+        if (sim.now + 1000 <= end) sim.queue.schedule(sim.now + 1000, check);
+      };
+      sim.queue.schedule(killAt + 1000, check);
+    });
+  }
+
+  let peakRss = 0;
+  let lastPrint = performance.now();
+  const report = (): void => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const wall = (performance.now() - wallStart) / 1000;
+    const live = sim.live();
+    o.progress(
+      `t=${((sim.now - start) / 1000).toFixed(0)}s live=${live.length} consistency=${ringConsistency(live.map((s) => s.node)).toFixed(4)} ` +
+        `events=${sim.queue.processed} wall=${wall.toFixed(1)}s rate=${((sim.now - start) / 1000 / Math.max(wall, 1e-3)).toFixed(1)}x`,
+    );
+  };
+  sim.queue.runUntil(end, {
+    progressEvery: 200_000,
+    onProgress: () => {
+      if (performance.now() - lastPrint >= 5000) {
+        lastPrint = performance.now();
+        report();
+        if (meanSessionMs > 0) sim.compact();
+      }
+    },
+  });
+  sampleLive();
+  const sentDuringRun = sim.network.sent;
+  const virtualSeconds = (end - start) / 1000;
+  const consistency = ringConsistency(sim.live().map((s) => s.node));
+
+  // Measurements after the run, in extra virtual time that the figures above do not include.
+  const live = sim.live();
+  const hops: number[] = [];
+  let pingsOk = 0;
+  const samples = Math.min(o.hopSamples, live.length > 1 ? o.hopSamples : 0);
+  for (let i = 0; i < samples; i++) {
+    const a = live[Math.floor(sim.randomFloat() * live.length)] as SimNode;
+    let b = live[Math.floor(sim.randomFloat() * live.length)] as SimNode;
+    if (b === a) b = live[(live.indexOf(a) + 1) % live.length] as SimNode;
+    sim.queue.schedule(sim.now + i * 5, () =>
+      a.node.ping(b.node.address, 20_000, (r) => {
+        if (r === null) return;
+        pingsOk++;
+        hops.push(r.hops);
+      }),
+    );
+  }
+  let reached = 0;
+  const channel = 7;
+  for (const s of live) s.node.onBroadcast(channel, () => reached++);
+  const origin = live[Math.floor(sim.randomFloat() * live.length)];
+  origin?.node.broadcast.send(channel, new Uint8Array([1, 2, 3]));
+
+  let lost: number | undefined;
+  let checked: number | undefined;
+  if (o.killFraction > 0) {
+    const before = stored.filter((s) => s.putAt < killAt);
+    checked = before.length;
+    lost = 0;
+    before.forEach((s, i) => {
+      sim.queue.schedule(sim.now + i * 2, () => {
+        const reader = sim.pickLive();
+        reader?.node.dht.get(s.key, (g) => {
+          if (!(g.ok && g.records.some((rec) => sameBytes(rec.value, s.value)))) lost = (lost ?? 0) + 1;
+        });
+      });
+    });
+  }
+  sim.queue.runUntil(sim.now + samples * 5 + (checked ?? 0) * 2 + 60_000);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+
+  const totalConnections = live.reduce((n, s) => n + s.node.table.size, 0);
+  const result: ExperimentResult = {
+    nodes: o.nodes,
+    liveNodes: live.length,
+    virtualSeconds,
+    wallSeconds: round((performance.now() - wallStart) / 1000, 1),
+    consistency,
+    meanHops: round(hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length), 3),
+    p99Hops: hops.length > 0 ? percentile(hops, 99) : 0,
+    pingSuccess: round(samples > 0 ? pingsOk / samples : 1, 4),
+    dhtPuts: dht.puts,
+    dhtPutSuccess: round(dht.puts > 0 ? dht.putOk / dht.puts : 1, 5),
+    dhtGets: dht.gets,
+    dhtGetSuccess: round(dht.gets > 0 ? dht.getOk / dht.gets : 1, 5),
+    broadcastCoverage: round(live.length > 0 ? reached / live.length : 1, 5),
+    messagesPerNodePerSecond: round(sentDuringRun / Math.max(1, liveIntegral / 1000), 3),
+    peakRssMB: Math.round(peakRss / (1024 * 1024)),
+    encrypted: o.encrypt,
+    joins,
+    departures,
+    meanConnections: round(totalConnections / Math.max(1, live.length), 2),
+  };
+  if (killed !== undefined) {
+    result.killed = killed;
+    result.recoverySeconds = recoverySeconds ?? null;
+    result.dhtValuesLost = lost ?? 0;
+    result.dhtValuesCheckedAfterKill = checked ?? 0;
+  }
+  for (const s of sim.live()) sim.kill(s);
+  return result;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
