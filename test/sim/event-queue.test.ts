@@ -135,6 +135,19 @@ test('runUntil: stop(), progress reports, exceptions leave the queue usable', ()
   assert.equal(q.runUntil(1000), 50);
   assert.equal(q.now, 1000);
   assert.equal(q.size, 0);
+  // Not re-entrant: a nested run could move time backwards.
+  let nested: unknown;
+  q.schedule(1001, () => {
+    try {
+      q.runUntil(2000);
+    } catch (e) {
+      nested = e;
+    }
+  });
+  q.runUntil(1001);
+  assert.match(String(nested), /inside an event/);
+  assert.equal(q.now, 1001);
+  assert.equal(q.runNext(), false);
 });
 
 test('mass cancellation compacts without losing or reordering live events', () => {

@@ -87,15 +87,26 @@ test('RESP round-trips and is never larger than any INIT', () => {
   assert.ok(sampleResp(MAX_CREDENTIAL_BYTES).length <= MIN_INIT_BYTES);
 });
 
-test('DATA header round-trips with large counters', () => {
+test('DATA header round-trips with large counters and the key epoch mod 256', () => {
   const bytes = new Uint8Array(DATA_HEADER_BYTES + 20);
-  writeDataHeader(bytes, 0x01020304, 2 ** 53 - 1);
-  const r = decodePacket(bytes);
-  assert.ok(r.ok && r.value.type === PacketType.DATA);
-  if (!r.ok || r.value.type !== PacketType.DATA) return;
-  assert.equal(r.value.receiverIndex, 0x01020304);
-  assert.equal(r.value.counter, 2 ** 53 - 1);
-  assert.equal(r.value.body.length, 20);
+  assert.equal(DATA_HEADER_BYTES, 14);
+  for (const [epoch, counter] of [
+    [0, 0],
+    [1, 2 ** 53 - 1],
+    [255, 2 ** 32 + 7],
+    [256 + 3, 12345],
+  ] as const) {
+    writeDataHeader(bytes, 0x01020304, epoch, counter);
+    const r = decodePacket(bytes);
+    assert.ok(r.ok && r.value.type === PacketType.DATA);
+    if (!r.ok || r.value.type !== PacketType.DATA) return;
+    assert.equal(r.value.receiverIndex, 0x01020304);
+    assert.equal(r.value.epoch, epoch % 256);
+    assert.equal(bytes[6], epoch % 256, 'the epoch is byte 6');
+    assert.equal(r.value.counter, counter);
+    assert.equal(r.value.body.length, 20);
+  }
+  assert.throws(() => writeDataHeader(bytes, 1, 0, 2 ** 53), RangeError);
 });
 
 test('malformed packets give typed errors, never exceptions', () => {
@@ -126,8 +137,9 @@ test('malformed packets give typed errors, never exceptions', () => {
   assert.equal(code(respCred), 'credential-too-long');
   assert.equal(code(Uint8Array.of(PROTOCOL_VERSION, PacketType.DATA, 0, 0, 0, 1)), 'too-short');
   const hugeCounter = new Uint8Array(DATA_HEADER_BYTES + 1);
-  writeDataHeader(hugeCounter, 1, 0);
-  hugeCounter[6] = 0x80;
+  writeDataHeader(hugeCounter, 1, 0xff, 0);
+  assert.ok(decodePacket(hugeCounter).ok, 'any epoch byte is well-formed');
+  hugeCounter[7] = 0x20; // the u56 counter's top byte: 2^53
   assert.equal(code(hugeCounter), 'value-out-of-range');
 });
 

@@ -77,9 +77,20 @@ test('a lost RESP is answered again from the cache, without a second session', (
   assert.deepEqual(b.messagesFrom(a.address), ['hello']);
 });
 
-test('rekey by time keeps traffic flowing with no down or up events', () => {
-  const { clock, a, b } = makePair({ init: { rekeyAfterMs: 5_000 } });
+test('key updates by time keep traffic flowing with no handshake and no down or up events', () => {
+  const { clock, net, a, b } = makePair({ init: { rekeyAfterMs: 5_000 } });
   linkUp(clock, a, b);
+  let handshakePackets = 0;
+  const epochChanges = new Map<string, number>();
+  const lastEpoch = new Map<string, number>();
+  net.fault = (p) => {
+    if (isHandshake(p.bytes)) handshakePackets++;
+    else if (lastEpoch.get(p.from) !== p.bytes[6]) {
+      if (lastEpoch.has(p.from)) epochChanges.set(p.from, (epochChanges.get(p.from) ?? 0) + 1);
+      lastEpoch.set(p.from, p.bytes[6] as number);
+    }
+    return undefined;
+  };
   const expected: string[] = [];
   for (let i = 0; i < 400; i++) {
     expected.push(`m${i}`);
@@ -90,45 +101,51 @@ test('rekey by time keeps traffic flowing with no down or up events', () => {
   clock.advance(100);
   assert.deepEqual(b.messagesFrom(a.address), expected);
   assert.equal(a.messagesFrom(b.address).length, 400);
+  assert.equal(handshakePackets, 0, 'key updates send no INIT or RESP');
   for (const n of [a, b]) {
     assert.equal(n.eventsOf('up').length, 1, `${n.name}: only the first up`);
     assert.equal(n.eventsOf('down').length, 0);
-    assert.ok(n.layer.stats.handshakesCompleted >= 7, `${n.name} rekeyed: ${n.layer.stats.handshakesCompleted}`);
-    assert.ok(n.layer.stateSizes().sessions <= 3);
-    assert.equal(n.layer.stats.droppedUnknownSession + n.layer.stats.droppedAuthFailed, 0);
+    assert.equal(n.layer.stats.handshakesCompleted, 1, `${n.name}: no re-handshake`);
+    assert.ok((epochChanges.get(n.endpoint) ?? 0) >= 7, `${n.name} updated its send key ${epochChanges.get(n.endpoint)} times`);
+    assert.equal(n.layer.stateSizes().sessions, 1);
+    assert.equal(n.layer.stats.droppedUnknownSession + n.layer.stats.droppedAuthFailed + n.layer.stats.droppedReplayed, 0);
   }
 });
 
-test('rekey by message count, with lost handshakes: sends queue, then flow in order', () => {
-  const { clock, net, a, b } = makePair({ init: { rekeyAfterMessages: 20 } });
+test('a full re-handshake with lost handshakes: sends queue once the session is spent, then flow in order', () => {
+  // Re-handshake due at 2 s; the session stops sending at 3 s (1.5 times).
+  const { clock, net, a, b } = makePair({ init: { handshakeRekeyAfterMs: 2_000 } });
   linkUp(clock, a, b);
   let blockHandshakes = true;
   net.fault = (p) => (blockHandshakes && isHandshake(p.bytes) ? [] : undefined);
-  const expected: string[] = [];
+  a.layer.send(b.address, utf8('early'));
+  clock.advance(3_000);
+  const expected: string[] = ['early'];
   for (let i = 0; i < 40; i++) {
     expected.push(`m${i}`);
     assert.ok(a.layer.send(b.address, utf8(`m${i}`)));
   }
   clock.advance(50);
-  // The first session sends up to 1.5 × rekeyAfterMessages (the ping took one); the rest waits.
-  assert.equal(b.messagesFrom(a.address).length, 29);
-  assert.equal(a.layer.stateSizes().queuedPayloads, 11);
+  assert.deepEqual(b.messagesFrom(a.address), ['early']);
+  assert.equal(a.layer.stateSizes().queuedPayloads, 40);
   blockHandshakes = false;
   clock.advance(2_000);
   assert.deepEqual(b.messagesFrom(a.address), expected);
   assert.equal(a.layer.stateSizes().queuedPayloads, 0);
   assert.equal(a.eventsOf('down').length + b.eventsOf('down').length, 0);
   assert.equal(a.eventsOf('up').length, 1);
+  assert.equal(a.layer.stats.handshakesCompleted, 2);
 });
 
 test('send queue overflow closes the link and counts droppedQueueFull', () => {
-  const { clock, net, a, b } = makePair({ init: { rekeyAfterMessages: 10, maxQueuedPerPeer: 4 } });
+  const { clock, net, a, b } = makePair({ init: { handshakeRekeyAfterMs: 2_000, maxQueuedPerPeer: 4 } });
   linkUp(clock, a, b);
   net.fault = (p) => (isHandshake(p.bytes) ? [] : undefined);
+  clock.advance(3_000); // the session is spent and no re-handshake gets through
   const results: boolean[] = [];
-  for (let i = 0; i < 20; i++) results.push(a.layer.send(b.address, utf8(`m${i}`)));
-  // 14 sent on the first session (15 with the ping), 4 queued, the 19th overflows.
-  assert.deepEqual(results, [...Array<boolean>(18).fill(true), false, false]);
+  for (let i = 0; i < 8; i++) results.push(a.layer.send(b.address, utf8(`m${i}`)));
+  // 4 queued, the 5th overflows, then there is no link.
+  assert.deepEqual(results, [true, true, true, true, false, false, false, false]);
   assert.equal(a.layer.stats.droppedQueueFull, 1);
   assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'send queue overflow' }]);
   assert.equal(a.layer.stateSizes().links, 0);

@@ -10,6 +10,7 @@ export const LINK_DEFAULTS = {
   handshakeAttempts: 5,
   rekeyAfterMs: 120_000,
   rekeyAfterMessages: 2 ** 40,
+  handshakeRekeyAfterMs: 60 * 60_000,
   maxQueuedPerPeer: 128,
   handshakeRatePerSource: 20,
   tickMs: 1_000,
@@ -27,10 +28,27 @@ export const MAX_RATE_LIMITED_SOURCES = 4_096;
  * worst open a session whose keys nobody holds, which goes `down` after `deadAfterMs`.
  */
 export const MAX_REMEMBERED_PEERS = 16_384;
-/** Old keys stay valid for receiving this long after a rekey (packets in flight, reordering). */
+/** Old keys stay valid for receiving this long after a full re-handshake (packets in flight, reordering). */
 export const PREVIOUS_SESSION_GRACE_MS = 15_000;
-/** The hard ceiling on a counter: rekeyAfterMessages is clamped so counters always fit 2^53. */
-export const MAX_MESSAGES_PER_SESSION = 2 ** 52;
+/**
+ * After a key update, the receiver keeps the previous epoch's key this long for packets that
+ * were reordered or delayed around the change (far more than any path reorders), then wipes it.
+ * Older epochs' keys are wiped at once.
+ */
+export const PREVIOUS_EPOCH_GRACE_MS = 10_000;
+/**
+ * How many epochs ahead of its own a receiver tries (the packet authenticates or nothing moves).
+ * One is the normal case; more only when every packet of an epoch was lost (there are no ACKs,
+ * so the sender cannot know). Bounded, like Signal's MAX_SKIP, so a forged epoch byte costs at
+ * most this many hashes. A receiver that falls further behind stops hearing the peer, and the
+ * link goes down after deadAfterMs.
+ */
+export const MAX_EPOCH_SKIP = 4;
+/**
+ * A full re-handshake after this many messages on one session, whatever its age: counters
+ * continue across key updates and must stay under 2^53 (the reject limit is 1.5 times this).
+ */
+export const HANDSHAKE_REKEY_AFTER_MESSAGES = 2 ** 51;
 /** Largest payload one DATA packet carries: a datagram minus header, content byte and tag. */
 export const MAX_PAYLOAD_BYTES = 65_507 - 14 - 1 - 16;
 
@@ -41,11 +59,15 @@ export interface LinkConfig {
   deadAfterMs: number;
   handshakeRetryMs: number;
   handshakeAttempts: number;
-  rekeyAfterMs: number;
-  rekeyAfterMessages: number;
-  /** The session's initiator rekeys at rekeyAfterMs; the responder waits this much longer, so both rarely start at once. */
+  /** A sender moves its send key to the next epoch after this long or this many messages in the epoch (cheap). */
+  keyUpdateAfterMs: number;
+  keyUpdateAfterMessages: number;
+  /** A full re-handshake (fresh ephemerals) after this long or this many messages on the session (expensive). */
+  handshakeRekeyAfterMs: number;
+  handshakeRekeyAfterMessages: number;
+  /** The session's initiator re-handshakes when due; the responder waits this much longer, so both rarely start at once. */
   responderRekeyDelayMs: number;
-  /** A session stops sending at this age (WireGuard's 180 s for a 120 s rekey); sends queue until the rekey is done. */
+  /** A session stops sending at 1.5 times its re-handshake age or count; sends queue until the re-handshake is done. */
   rejectAfterMs: number;
   rejectAfterMessages: number;
   /** A responder's new session that the initiator never used is dropped after this long. */
@@ -67,11 +89,12 @@ export function resolveConfig(init: LinkLayerInit): LinkConfig {
   const deadAfterMs = positive('deadAfterMs', init.deadAfterMs, LINK_DEFAULTS.deadAfterMs);
   const handshakeRetryMs = positive('handshakeRetryMs', init.handshakeRetryMs, LINK_DEFAULTS.handshakeRetryMs);
   const handshakeAttempts = Math.floor(positive('handshakeAttempts', init.handshakeAttempts, LINK_DEFAULTS.handshakeAttempts));
-  const rekeyAfterMs = positive('rekeyAfterMs', init.rekeyAfterMs, LINK_DEFAULTS.rekeyAfterMs);
-  const rekeyAfterMessages = Math.min(
-    MAX_MESSAGES_PER_SESSION,
+  const keyUpdateAfterMs = positive('rekeyAfterMs', init.rekeyAfterMs, LINK_DEFAULTS.rekeyAfterMs);
+  const keyUpdateAfterMessages = Math.max(
+    1,
     Math.floor(positive('rekeyAfterMessages', init.rekeyAfterMessages, LINK_DEFAULTS.rekeyAfterMessages)),
   );
+  const handshakeRekeyAfterMs = positive('handshakeRekeyAfterMs', init.handshakeRekeyAfterMs, LINK_DEFAULTS.handshakeRekeyAfterMs);
   return {
     networkId: Uint8Array.from(init.networkId),
     encryptPayloads: init.encryptPayloads ?? LINK_DEFAULTS.encryptPayloads,
@@ -79,11 +102,13 @@ export function resolveConfig(init: LinkLayerInit): LinkConfig {
     deadAfterMs,
     handshakeRetryMs,
     handshakeAttempts: Math.max(1, handshakeAttempts),
-    rekeyAfterMs,
-    rekeyAfterMessages,
-    responderRekeyDelayMs: rekeyAfterMs / 4,
-    rejectAfterMs: rekeyAfterMs * 1.5,
-    rejectAfterMessages: Math.floor(rekeyAfterMessages * 1.5),
+    keyUpdateAfterMs,
+    keyUpdateAfterMessages,
+    handshakeRekeyAfterMs,
+    handshakeRekeyAfterMessages: HANDSHAKE_REKEY_AFTER_MESSAGES,
+    responderRekeyDelayMs: handshakeRekeyAfterMs / 4,
+    rejectAfterMs: handshakeRekeyAfterMs * 1.5,
+    rejectAfterMessages: HANDSHAKE_REKEY_AFTER_MESSAGES * 1.5,
     unconfirmedSessionTimeoutMs: handshakeRetryMs * (handshakeAttempts + 1),
     maxQueuedPerPeer: Math.floor(positive('maxQueuedPerPeer', init.maxQueuedPerPeer, LINK_DEFAULTS.maxQueuedPerPeer)),
     handshakeRatePerSource: positive('handshakeRatePerSource', init.handshakeRatePerSource, LINK_DEFAULTS.handshakeRatePerSource),

@@ -12,13 +12,14 @@ const RTT_GAIN = 0.125;
 
 /**
  * DATA packets: sending payloads and control content on a link's session, queueing while no
- * session may send, and the receive path (session lookup by index, replay window, AEAD,
- * roaming, content dispatch). This is the hot path: no per-packet maps, closures or timers.
+ * session may send, and the receive path (session lookup by index, replay window, key epoch,
+ * AEAD, roaming, content dispatch). Key updates happen inside the session's seal/open.
+ * This is the hot path: no per-packet maps, closures or timers.
  */
 export class DataPath {
   constructor(
     private readonly ctx: LinkContext,
-    /** Starts a rekey of the link unless one is pending or backing off. */
+    /** Starts a full re-handshake of the link unless one is pending or backing off. */
     private readonly requestRekey: (link: Link, now: number) => void,
   ) {}
 
@@ -47,8 +48,9 @@ export class DataPath {
       this.requestRekey(link, now);
       return true;
     }
-    this.transmit(link, session, ContentType.PAYLOAD, payload);
-    if (session.sendCounter >= ctx.config.rekeyAfterMessages) this.requestRekey(link, now);
+    this.transmit(link, session, ContentType.PAYLOAD, payload, now);
+    // Key updates happen inside seal(); only a session's counter space calls for a handshake.
+    if (session.sendCounter >= ctx.config.handshakeRekeyAfterMessages) this.requestRekey(link, now);
     return true;
   }
 
@@ -69,7 +71,7 @@ export class DataPath {
     while (sent < link.queue.length) {
       const session = this.sendingSession(link, now);
       if (session === null) break;
-      this.transmit(link, session, ContentType.PAYLOAD, link.queue[sent] as Uint8Array);
+      this.transmit(link, session, ContentType.PAYLOAD, link.queue[sent] as Uint8Array, now);
       sent++;
     }
     link.queue.splice(0, sent);
@@ -82,13 +84,14 @@ export class DataPath {
     link.pingId = (link.pingId + 1) >>> 0;
     link.pingSentAt = now;
     link.lastPingSentAt = now;
-    this.transmit(link, session, ContentType.KEEPALIVE_PING, keepaliveBody(link.pingId));
+    this.transmit(link, session, ContentType.KEEPALIVE_PING, keepaliveBody(link.pingId), now);
   }
 
   /** Tells the peer (if a session may send) and forgets the link. */
   close(link: Link, reason: string): void {
-    const session = this.sendingSession(link, this.ctx.clock.now());
-    if (session !== null) this.transmit(link, session, ContentType.CLOSE, closeBody(reason));
+    const now = this.ctx.clock.now();
+    const session = this.sendingSession(link, now);
+    if (session !== null) this.transmit(link, session, ContentType.CLOSE, closeBody(reason), now);
     this.ctx.dropLink(link, reason);
   }
 
@@ -109,7 +112,8 @@ export class DataPath {
       stats.droppedMalformed++;
       return;
     }
-    const plain = session.open(bytes, counter);
+    const now = ctx.clock.now();
+    const plain = session.open(bytes, counter, now);
     if (typeof plain === 'number') {
       if (plain === OpenFailure.REPLAYED) stats.droppedReplayed++;
       else if (plain === OpenFailure.AUTH_FAILED) stats.droppedAuthFailed++;
@@ -117,7 +121,6 @@ export class DataPath {
       return;
     }
     const link = session.link;
-    const now = ctx.clock.now();
     link.lastReceivedAt = now;
     if (session === link.next) {
       // The initiator of the rekey uses the new keys: they are confirmed.
@@ -142,7 +145,7 @@ export class DataPath {
     switch (c.type) {
       case ContentType.KEEPALIVE_PING: {
         const reply = this.sendingSession(link, now);
-        if (reply !== null) this.transmit(link, reply, ContentType.KEEPALIVE_PONG, keepaliveBody(c.pingId));
+        if (reply !== null) this.transmit(link, reply, ContentType.KEEPALIVE_PONG, keepaliveBody(c.pingId), now);
         return;
       }
       case ContentType.KEEPALIVE_PONG:
@@ -160,7 +163,7 @@ export class DataPath {
     }
   }
 
-  private transmit(link: Link, session: Session, contentType: number, body: Uint8Array): void {
-    this.ctx.sendDatagram(link.endpoint, session.seal(contentType, body));
+  private transmit(link: Link, session: Session, contentType: number, body: Uint8Array, now: number): void {
+    this.ctx.sendDatagram(link.endpoint, session.seal(contentType, body, now));
   }
 }

@@ -121,10 +121,14 @@ export function completeInit(hs: InitiatorHandshake, resp: HandshakeResp, respPa
 }
 
 function mixKeys(kx: { rx: Uint8Array; tx: Uint8Array }, transcript: Uint8Array): SessionKeys {
-  return {
+  const keys = {
     send: blake2b(HASH_BYTES, KEY_LABEL, kx.tx, transcript),
     receive: blake2b(HASH_BYTES, KEY_LABEL, kx.rx, transcript),
   };
+  // The raw kx outputs would give the epoch-0 keys back: wipe them (key updates rely on that).
+  kx.tx.fill(0);
+  kx.rx.fill(0);
+  return keys;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {

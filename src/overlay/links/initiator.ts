@@ -119,7 +119,7 @@ export class Initiator {
     ctx.stats.handshakesCompleted++;
 
     const makeSession = (l: Link): Session =>
-      new Session(p.hs.localIndex, resp.senderIndex, keys, now, true, l, ctx.config.encryptPayloads);
+      new Session(p.hs.localIndex, resp.senderIndex, keys, now, true, l, ctx.config);
     let link = ctx.table.links.get(peer);
     if (link === undefined) {
       link = ctx.table.create({ peer, publicKey, credential, endpoint: from, initiator: true, now }, makeSession);
@@ -169,7 +169,8 @@ export class Initiator {
       if (oldest.done !== true) this.abandon(oldest.value, 'too many handshakes pending');
     }
     const now = ctx.clock.now();
-    const timestamp = Math.max(now, this.lastTimestamp + 1);
+    // Whole milliseconds on the wire (u64): a virtual clock may return fractions.
+    const timestamp = Math.max(Math.floor(now), this.lastTimestamp + 1);
     this.lastTimestamp = timestamp;
     const hs = createInit({
       identity: ctx.identity,

@@ -37,10 +37,12 @@ export interface InspectableLinkLayer extends LinkLayer {
  *   `deadAfterMs`). `connect-failed` when the handshake is refused or unanswered.
  * - Simultaneous open (both sides connect at once): one session, one `up` per side; the
  *   handshake initiated by the lower address is kept.
- * - Rekeys, roaming (the endpoint follows the newest authenticated packet) and a peer restarting
- *   with the same identity cause no `down`/`up`.
+ * - Rekeying has two tiers: key updates every `rekeyAfterMs` (a hash of the key, no packet;
+ *   session.ts) and a full re-handshake every `handshakeRekeyAfterMs` (fresh ephemerals). Neither,
+ *   nor roaming (the endpoint follows the newest authenticated packet), nor a peer restarting
+ *   with the same identity causes a `down`/`up`.
  * - `down` once, with a reason: closed by either side, "peer stopped answering", "send queue
- *   overflow", or a rekey refused by admission.
+ *   overflow", or a re-handshake refused by admission.
  * - Events are emitted synchronously from `connect`, `send`, `close`, the socket handler or the
  *   tick; the handler may call back into the link layer.
  * - Nothing from the network throws: every bad datagram is dropped and counted in `stats`.

@@ -92,7 +92,7 @@ export class LinkTable {
 
   /** Responder side of a rekey: keep sending on the current session until the peer uses this one. */
   setNext(link: Link, session: Session): void {
-    if (link.next !== null) this.sessions.delete(link.next.localIndex);
+    if (link.next !== null) this.forget(link.next);
     link.next = session;
     this.sessions.set(session.localIndex, session);
   }
@@ -105,30 +105,37 @@ export class LinkTable {
   /** Drops the previous session after its grace period and a next session the peer never used. */
   expireSessions(link: Link, now: number, unconfirmedTimeoutMs: number): void {
     if (link.previous !== null && now >= link.previousExpiresAt) {
-      this.sessions.delete(link.previous.localIndex);
+      this.forget(link.previous);
       link.previous = null;
     }
     if (link.next !== null && now - link.next.createdAt >= unconfirmedTimeoutMs) {
-      this.sessions.delete(link.next.localIndex);
+      this.forget(link.next);
       link.next = null;
     }
   }
 
   remove(link: Link): void {
-    this.sessions.delete(link.current.localIndex);
-    if (link.next !== null) this.sessions.delete(link.next.localIndex);
-    if (link.previous !== null) this.sessions.delete(link.previous.localIndex);
+    this.forget(link.current);
+    if (link.next !== null) this.forget(link.next);
+    if (link.previous !== null) this.forget(link.previous);
     link.queue.length = 0;
     if (this.links.get(link.peer) === link) this.links.delete(link.peer);
   }
 
   clear(): void {
+    for (const session of this.sessions.values()) session.wipe();
     this.links.clear();
     this.sessions.clear();
   }
 
+  /** Unregisters a session and zeroes its keys (forward secrecy: nothing keeps a dead session's keys). */
+  private forget(session: Session): void {
+    this.sessions.delete(session.localIndex);
+    session.wipe();
+  }
+
   private retire(link: Link, old: Session, now: number): void {
-    if (link.previous !== null) this.sessions.delete(link.previous.localIndex);
+    if (link.previous !== null) this.forget(link.previous);
     link.previous = old;
     link.previousExpiresAt = now + PREVIOUS_SESSION_GRACE_MS;
   }

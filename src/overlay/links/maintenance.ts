@@ -8,8 +8,10 @@ import type { Responder } from './responder.js';
 /**
  * The link layer's single periodic job (one clock interval per link layer, never one timer per
  * link or per packet: the simulator runs 10,000 nodes with ~20 links each). In order:
- * handshake retransmissions and give-ups, dead links, expiry of old and unconfirmed sessions,
- * rekeys, keepalives, queued payloads, and rate-limiter buckets of quiet sources.
+ * handshake retransmissions and give-ups, dead links, expiry of old and unconfirmed sessions and
+ * of previous-epoch keys, full re-handshakes, keepalives, queued payloads, and rate-limiter
+ * buckets of quiet sources. (Key updates need no tick: a sender moves to the next epoch when it
+ * seals a packet after keyUpdateAfterMs.)
  */
 export function runMaintenance(
   ctx: LinkContext,
@@ -25,6 +27,8 @@ export function runMaintenance(
       continue;
     }
     ctx.table.expireSessions(link, now, config.unconfirmedSessionTimeoutMs);
+    link.current.expireKeys(now);
+    link.previous?.expireKeys(now);
     if (rekeyDue(link, now, config)) parts.initiator.startRekey(link);
     const sincePing = now - link.lastPingSentAt;
     // Ping a quiet peer (and again every 2 s while it stays quiet), and every link now and then
@@ -37,7 +41,7 @@ export function runMaintenance(
   parts.responder.limiter.expire(now);
 }
 
-/** Whether this node should start a rekey of the link now (also used when a send finds the session spent). */
+/** Whether this node may start a full re-handshake of the link now (also used when a send finds the session spent). */
 export function rekeyAllowed(link: Link, now: number): boolean {
   return link.rekeyIndex === null && link.next === null && now >= link.rekeyNotBefore;
 }
@@ -45,6 +49,6 @@ export function rekeyAllowed(link: Link, now: number): boolean {
 function rekeyDue(link: Link, now: number, config: LinkConfig): boolean {
   if (!rekeyAllowed(link, now)) return false;
   const session = link.current;
-  const due = session.initiatedHere ? config.rekeyAfterMs : config.rekeyAfterMs + config.responderRekeyDelayMs;
-  return now - session.createdAt >= due || session.sendCounter >= config.rekeyAfterMessages;
+  const due = session.initiatedHere ? config.handshakeRekeyAfterMs : config.handshakeRekeyAfterMs + config.responderRekeyDelayMs;
+  return now - session.createdAt >= due || session.sendCounter >= config.handshakeRekeyAfterMessages;
 }

@@ -7,8 +7,8 @@ import { type Result, err, ok } from '../result.js';
  * every length is checked against the bytes actually present. Field views returned by the
  * decoder alias the datagram (no copies); copy what you keep.
  *
- * Integers are big-endian. u64 values (timestamp, counter) are limited to 2^53 - 1 so they fit
- * a JavaScript number exactly; larger values are malformed.
+ * Integers are big-endian. The INIT's u64 timestamp and DATA's u56 counter are limited to
+ * 2^53 - 1 so they fit a JavaScript number exactly; larger values are malformed.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -74,15 +74,20 @@ export const RESP_FIXED_BYTES = 76;
 
 /**
  * DATA, either direction, once a session exists. The 14-byte header is the AEAD's associated
- * data; the nonce is 4 zero bytes followed by the counter.
+ * data (the epoch byte is authenticated too); the nonce is 4 zero bytes followed by the counter
+ * as a u64. The counter keeps increasing across key epochs (one replay window per session).
  *
  * ```
- *  0      1      2                6                               14
- * +------+------+----------------+-------------------------------+---------------------+
- * | ver  | 0x03 | receiver index | counter u64                   | ciphertext of       |
- * |  1   |      | u32            |                               | content + 16 B tag  |
- * +------+------+----------------+-------------------------------+---------------------+
+ *  0      1      2                6       7                         14
+ * +------+------+----------------+-------+-------------------------+---------------------+
+ * | ver  | 0x03 | receiver index | epoch | counter u56             | ciphertext of       |
+ * |  1   |      | u32            | u8    | (at most 2^53 - 1)      | content + 16 B tag  |
+ * +------+------+----------------+-------+-------------------------+---------------------+
  * ```
+ *
+ * epoch: the sender's key epoch in this session, mod 256 (key updates, session.ts). It takes
+ * the top byte of what was a u64 counter, a byte that was always zero since counters stay under
+ * 2^53, so the header keeps its 14 bytes and payload sizes do not change.
  */
 export const DATA_HEADER_BYTES = 14;
 /** The content-type byte (content-codec.ts) is always present. */
@@ -138,6 +143,8 @@ export interface HandshakeResp {
 export interface DataPacket {
   type: typeof PacketType.DATA;
   receiverIndex: number;
+  /** The sender's key epoch mod 256. */
+  epoch: number;
   counter: number;
   header: Uint8Array;
   body: Uint8Array;
@@ -212,6 +219,7 @@ function decodeData(bytes: Uint8Array): Result<DataPacket, PacketError> {
   return ok({
     type: PacketType.DATA,
     receiverIndex: readU32(bytes, 2),
+    epoch: readDataEpoch(bytes),
     counter,
     header: bytes.subarray(0, DATA_HEADER_BYTES),
     body: bytes.subarray(DATA_HEADER_BYTES),
@@ -278,12 +286,13 @@ export function encodeResp(f: RespFields, sign: (signed: Uint8Array) => Uint8Arr
   return out;
 }
 
-/** Writes the DATA header into the first {@link DATA_HEADER_BYTES} of `out`. */
-export function writeDataHeader(out: Uint8Array, receiverIndex: number, counter: number): void {
+/** Writes the DATA header into the first {@link DATA_HEADER_BYTES} of `out` (`epoch` is taken mod 256). */
+export function writeDataHeader(out: Uint8Array, receiverIndex: number, epoch: number, counter: number): void {
   out[0] = PROTOCOL_VERSION;
   out[1] = PacketType.DATA;
   writeU32(out, 2, receiverIndex);
-  writeU64(out, 6, counter);
+  writeU64(out, 6, counter); // byte 6 is 0: the counter is under 2^53
+  out[6] = epoch & 0xff;
 }
 
 /** The receiver index of a DATA packet (the caller has checked the length). */
@@ -291,9 +300,16 @@ export function readDataReceiverIndex(bytes: Uint8Array): number {
   return readU32(bytes, 2);
 }
 
-/** The counter of a DATA packet, or -1 when above 2^53 - 1 (the caller has checked the length). */
+/** The key epoch (mod 256) of a DATA packet (the caller has checked the length). */
+export function readDataEpoch(bytes: Uint8Array): number {
+  return bytes[6] as number;
+}
+
+/** The u56 counter of a DATA packet, or -1 when above 2^53 - 1 (the caller has checked the length). */
 export function readDataCounter(bytes: Uint8Array): number {
-  return readU64(bytes, 6);
+  const hi = ((bytes[7] as number) << 16) | ((bytes[8] as number) << 8) | (bytes[9] as number);
+  if (hi > MAX_SAFE_HI) return -1;
+  return hi * TWO_32 + readU32(bytes, 10);
 }
 
 export function readU16(b: Uint8Array, at: number): number {

@@ -107,7 +107,7 @@ export class Responder {
     stats.handshakesCompleted++;
 
     const makeSession = (l: Link): Session =>
-      new Session(localIndex, init.senderIndex, answer.keys, now, false, l, ctx.config.encryptPayloads);
+      new Session(localIndex, init.senderIndex, answer.keys, now, false, l, ctx.config);
     if (link === undefined) {
       const created = ctx.table.create({ peer, publicKey, credential, endpoint: from, initiator: false, now }, makeSession);
       created.lastInitHash = initHash;

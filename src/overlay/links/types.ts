@@ -30,10 +30,24 @@ export interface LinkLayerInit {
   /** Handshake retransmission interval (default 1 s) and attempts before `connect-failed` (default 5). */
   handshakeRetryMs?: number;
   handshakeAttempts?: number;
-  /** Rekey after this long (default 120 s, as WireGuard) or this many messages sent (default 2^40). */
+  /**
+   * Key update (cheap, frequent): each sender moves its send key to the next epoch with its first
+   * packet after this long (default 120 s, WireGuard's rekey interval; keepalives make that at
+   * most keepaliveIdleMs late) or after this many messages sent in the epoch (default 2^40).
+   * next key = BLAKE2b-256("ringvpn-key-update-v1" ‖ key): no handshake, no extra packet, no
+   * event; the receiver follows the epoch number in the DATA header and wipes old keys (forward
+   * secrecy within a session). Each direction updates on its own.
+   */
   rekeyAfterMs?: number;
   rekeyAfterMessages?: number;
-  /** Messages queued per peer while a handshake or rekey is pending (default 128); overflow closes the link. */
+  /**
+   * Full re-handshake (expensive, rare): a new signed ephemeral X25519 exchange after this long
+   * (default 60 minutes, like IPsec's default child-SA lifetime). It heals after a compromise of
+   * the session keys, which key updates cannot: their next keys follow from the current one. A
+   * session that could not re-handshake stops sending at 1.5 times this age (sends queue).
+   */
+  handshakeRekeyAfterMs?: number;
+  /** Messages queued per peer while no session may send (an overdue re-handshake; default 128); overflow closes the link. */
   maxQueuedPerPeer?: number;
   /** Handshake initiations accepted per source IP per second (default 20) before new ones are dropped. */
   handshakeRatePerSource?: number;

@@ -76,6 +76,8 @@ export class DhtService {
   private readonly timers: TimerHandle[] = [];
   private readonly retries = new Set<TimerHandle>();
   private replicateSoon: TimerHandle | null = null;
+  private republishSoon: TimerHandle | null = null;
+  private lastFailureRepublish = -Infinity;
   private nextRequestId = 1;
   readonly stats = { rejectedRecords: 0, replicated: 0, served: 0 };
 
@@ -104,6 +106,8 @@ export class DhtService {
     this.timers.length = 0;
     this.replicateSoon?.cancel();
     this.replicateSoon = null;
+    this.republishSoon?.cancel();
+    this.republishSoon = null;
     for (const p of this.pending.values()) p.timer.cancel();
     this.pending.clear();
     for (const t of this.retries) t.cancel();
@@ -184,6 +188,20 @@ export class DhtService {
       if (!this.isReplicaFor(addressForKey(r.key), this.init.replicas + 2)) continue;
       if (this.accept(r, now)) this.stats.replicated++;
     }
+  }
+
+  /**
+   * A near neighbour failed without leaving. It may have held replicas of our own records (and under
+   * a mass failure so may the others), so republish them soon, at most once a minute.
+   */
+  onNeighbourFailed(): void {
+    const now = this.ctx.clock.now();
+    if (this.republishSoon !== null || now - this.lastFailureRepublish < 60_000 || this.own.size === 0) return;
+    this.lastFailureRepublish = now;
+    this.republishSoon = this.ctx.clock.setTimeout(() => {
+      this.republishSoon = null;
+      this.republish();
+    }, 15_000);
   }
 
   /** The neighbour set changed: push keys to replicas that are new, soon. */

@@ -47,6 +47,8 @@ export interface NodeStats {
   routedForwarded: number;
   routedDelivered: number;
   routedDropped: number;
+  /** Messages sent, by message kind (routed messages by body type), forwarded ones included. */
+  sentByKind: Record<string, number>;
 }
 
 export type AppHandler = (source: Address, data: Uint8Array, hops: number) => void;
@@ -55,6 +57,8 @@ export type AppHandler = (source: Address, data: Uint8Array, hops: number) => vo
 const MAX_CONNECTIONS = 160;
 /** A connect-reply waits this long for the link to the requester before it is routed anyway. */
 const REPLY_WAIT_MS = 5_000;
+/** Entries in each bookkeeping map (attempts, replies owed): peers cannot grow them without bound. */
+const MAX_PENDING_ENTRIES = 1024;
 /** An outstanding connection attempt to one address blocks repeats for this long. */
 const CONNECT_DEDUP_MS = 10_000;
 
@@ -70,7 +74,7 @@ export class OverlayNode {
   readonly shortcuts: Shortcuts;
   readonly dht: DhtService;
   readonly broadcast: Broadcast;
-  readonly stats: NodeStats = { messagesIn: 0, messagesOut: 0, decodeErrors: 0, routedForwarded: 0, routedDelivered: 0, routedDropped: 0 };
+  readonly stats: NodeStats = { messagesIn: 0, messagesOut: 0, decodeErrors: 0, routedForwarded: 0, routedDelivered: 0, routedDropped: 0, sentByKind: {} };
   private readonly ctx: NodeContext;
   private readonly routeTtl: number;
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
@@ -214,11 +218,14 @@ export class OverlayNode {
         this.dht.onNeighboursChanged();
         return;
       }
-      case 'down':
-        if (this.table.remove(e.peer) === undefined) return;
+      case 'down': {
+        const lost = this.table.remove(e.peer);
+        if (lost === undefined) return;
         this.ring.onLinkDown();
         this.dht.onNeighboursChanged();
+        if ((lost.flags & ConnectionFlag.NEAR) !== 0) this.dht.onNeighbourFailed();
         return;
+      }
       case 'connect-failed':
         if (e.expectedPeer !== null) this.connecting.delete(e.expectedPeer);
         return;
@@ -263,6 +270,8 @@ export class OverlayNode {
 
   private sendDirect(peer: Address, message: OverlayMessage): boolean {
     this.stats.messagesOut++;
+    const label = message.kind === 'routed' ? message.body.type : message.kind;
+    this.stats.sentByKind[label] = (this.stats.sentByKind[label] ?? 0) + 1;
     return this.links.send(peer, encodeMessage(message));
   }
 
@@ -353,6 +362,7 @@ export class OverlayNode {
       this.route(requester.address, reply, { mode: RouteMode.EXACT });
       return;
     }
+    if (this.respondedTo.size >= MAX_PENDING_ENTRIES || this.deferredReplies.size >= MAX_PENDING_ENTRIES) return;
     this.respondedTo.set(requester.address, this.ctx.clock.now());
     this.deferredReplies.set(requester.address, { body: reply, at: this.ctx.clock.now() });
     this.connectTo(requester, 'reply');
@@ -364,6 +374,7 @@ export class OverlayNode {
     if (this.shortcuts.takeToken(body.token)) {
       const existing = this.table.get(responder.address);
       if (existing === undefined) {
+        if (this.wantShortcut.size >= MAX_PENDING_ENTRIES) return;
         this.wantShortcut.set(responder.address, this.ctx.clock.now());
         this.connectTo(responder, 'shortcut');
       } else if ((existing.flags & ConnectionFlag.NEAR) === 0) {
@@ -372,7 +383,6 @@ export class OverlayNode {
       return;
     }
     this.ring.onNearReply(responder, body.left, body.right, this.ring.joined ? ConnectPurpose.NEAR : ConnectPurpose.JOIN);
-    if (!this.table.has(responder.address)) this.connectTo(responder, 'near');
   }
 
   private flushDeferredReply(peer: Address): void {
@@ -389,7 +399,7 @@ export class OverlayNode {
     const since = this.connecting.get(a);
     if (since !== undefined && now - since < CONNECT_DEDUP_MS) return;
     const endpoint = record.endpoints[0];
-    if (endpoint === undefined) return;
+    if (endpoint === undefined || this.connecting.size >= MAX_PENDING_ENTRIES) return;
     this.connecting.set(a, now);
     this.links.connect(endpoint, a);
   }

@@ -42,7 +42,6 @@ export function drawShortcutTarget(self: Address, networkSize: number, u: number
 /** Keeps about log2 N shortcuts drawn from the harmonic distribution, and refreshes them over time. */
 export class Shortcuts {
   private timer: TimerHandle | null = null;
-  private nextToken = 1;
   private readonly pending = new Map<number, number>(); // token -> sent at
 
   constructor(
@@ -121,7 +120,8 @@ export class Shortcuts {
 
   private request(): void {
     const { self, random, clock } = this.ctx;
-    const token = this.nextToken++;
+    // Random tokens: a peer cannot guess one to slip itself in as our shortcut.
+    const token = random.int(0x1_0000_0000);
     this.pending.set(token, clock.now());
     const destination = drawShortcutTarget(self, this.networkSize(), random.float());
     this.ctx.route(

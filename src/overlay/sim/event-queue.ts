@@ -3,11 +3,12 @@
  * Two events at the same virtual millisecond run in the order they were scheduled, so a run is a
  * pure function of its seed.
  *
- * Speed matters here (a 10,000-node run processes 30–60 million events). Measured on this
- * project's machines (bench/sim-queue.ts), the cost of a queue that keeps one object per pending
- * event is dominated by the garbage collector, not the heap: pending events live for seconds of
- * virtual time, survive young-generation collections and get promoted, so the old generation
- * churns. Hence:
+ * Speed matters here (a 10,000-node run processes 30–60 million events). Measured with
+ * bench/sim-queue.ts (100k pending timers re-arming themselves, one 2-vCPU VM core): a heap of
+ * event objects ran 1.3 M events/s; keys in typed arrays beside the objects, 2.0 M; no object
+ * per event at all (below), 4–5 M. Pending events live for seconds of virtual time, survive
+ * young-generation collections and get promoted, so per-event objects churn the old generation,
+ * and every comparison that chases an object pointer misses the cache. Hence:
  * - The queue allocates nothing per event. Pending events live in "slots" (parallel arrays of
  *   callback, argument and generation, reused through a free list); the heap itself is typed
  *   arrays of keys `(time, seq)` and slot numbers, so comparisons read contiguous memory and
@@ -104,6 +105,8 @@ export class EventQueue {
   private liveCount = 0;
   private processedCount = 0;
   private stopRequested = false;
+  /** True while runNext/runUntil is running a callback (they are not re-entrant). */
+  private running = false;
 
   constructor(init: number | EventQueueInit = {}) {
     const startTime = typeof init === 'number' ? init : (init.startTime ?? 0);
@@ -172,43 +175,54 @@ export class EventQueue {
 
   /** Runs the earliest live event and advances `now` to its time. False when the queue is empty. */
   runNext(): boolean {
-    if (!this.dropDeadTop()) return false;
-    this.runTop();
-    return true;
+    this.enter();
+    try {
+      if (!this.dropDeadTop()) return false;
+      this.runTop();
+      return true;
+    } finally {
+      this.running = false;
+    }
   }
 
   /**
    * Runs every event whose time is ≤ `time` (including events those events schedule), then sets
    * `now = time`. If {@link stop} is called from a callback, returns after that event and leaves
    * `now` at its time. `runUntil(Infinity)` runs until the queue is empty and leaves `now` at the
-   * last event's time (with a live interval it never returns). Returns the number of events run by this call. An exception thrown by a
-   * callback propagates; the queue stays consistent and can be run again.
+   * last event's time (with a live interval it never returns). Returns the number of events run by
+   * this call. An exception thrown by a callback propagates; the queue stays consistent and can be
+   * run again. Not re-entrant: calling it (or runNext) from a callback throws.
    */
   runUntil(time: number, opts?: RunOptions): number {
     if (!(time >= this.currentTime)) throw new RangeError(`cannot run back in time: ${time} < now ${this.currentTime}`);
+    this.enter();
     const onProgress = opts?.onProgress;
     const every = Math.max(1, Math.floor(opts?.progressEvery ?? 1_000_000));
     const start = this.processedCount;
     let nextReport = start + every;
     this.stopRequested = false;
-    while (this.count > 0) {
-      if (this.keys[0]! > time) break;
-      if (this.slotFn[this.heapSlots[0]!] === null) {
-        this.popTop();
-        continue;
+    try {
+      while (this.count > 0) {
+        if (this.keys[0]! > time) break;
+        if (this.slotFn[this.heapSlots[0]!] === null) {
+          this.popTop();
+          continue;
+        }
+        this.runTop();
+        if (onProgress !== undefined && this.processedCount >= nextReport) {
+          nextReport = this.processedCount + every;
+          onProgress({ now: this.currentTime, processed: this.processedCount, pending: this.liveCount });
+        }
+        if (this.stopRequested) {
+          this.stopRequested = false;
+          return this.processedCount - start;
+        }
       }
-      this.runTop();
-      if (onProgress !== undefined && this.processedCount >= nextReport) {
-        nextReport = this.processedCount + every;
-        onProgress({ now: this.currentTime, processed: this.processedCount, pending: this.liveCount });
-      }
-      if (this.stopRequested) {
-        this.stopRequested = false;
-        return this.processedCount - start;
-      }
+      if (time !== Infinity) this.currentTime = time;
+      return this.processedCount - start;
+    } finally {
+      this.running = false;
     }
-    if (time !== Infinity) this.currentTime = time;
-    return this.processedCount - start;
   }
 
   /** Makes the running {@link runUntil} return after the current event (for "stop when X happens"). */
@@ -217,6 +231,11 @@ export class EventQueue {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  private enter(): void {
+    if (this.running) throw new Error('EventQueue.runNext/runUntil called from inside an event');
+    this.running = true;
+  }
 
   /** Takes a slot (from the free list, else a new one) and pushes the entry on the heap. */
   private add(time: number, fn: AnyCall, arg: unknown): EventId {
