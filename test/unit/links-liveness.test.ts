@@ -23,7 +23,7 @@ test('a silent peer goes down within deadAfterMs plus one tick, after keepalives
     clock.advance(100);
     if (a.eventsOf('down').length > 0) downAt = clock.now();
   }
-  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'peer stopped answering' }]);
+  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'peer stopped answering', timedOut: true }]);
   assert.ok(downAt - lastHeard >= 25_000, `not before deadAfterMs (${downAt - lastHeard})`);
   assert.ok(downAt - lastHeard <= 25_000 + 1_000 + 100, `within deadAfterMs + one tick (${downAt - lastHeard})`);
   // Keepalive at 15 s then re-pings every 2 s: about 6 pings before giving up.
@@ -147,6 +147,24 @@ test('send queue overflow closes the link and counts droppedQueueFull', () => {
   // 4 queued, the 5th overflows, then there is no link.
   assert.deepEqual(results, [true, true, true, true, false, false, false, false]);
   assert.equal(a.layer.stats.droppedQueueFull, 1);
-  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'send queue overflow' }]);
+  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'send queue overflow', timedOut: false }]);
   assert.equal(a.layer.stateSizes().links, 0);
+});
+
+test('per-link liveness: a fast link notices a silent peer within its own deadline', () => {
+  const { clock, a, b } = makePair();
+  linkUp(clock, a, b);
+  clock.advance(5_000);
+  a.layer.setLiveness(b.address, { keepaliveIdleMs: 1_000, deadAfterMs: 3_000 });
+  assert.throws(() => a.layer.setLiveness(b.address, { keepaliveIdleMs: 3_000, deadAfterMs: 1_000 }), RangeError);
+  b.layer.stop();
+  // The link was already quiet for 5 s: the new deadline counts from when it was set.
+  const lastHeard = clock.now();
+  let downAt = -1;
+  while (downAt < 0 && clock.now() < lastHeard + 30_000) {
+    clock.advance(100);
+    if (a.eventsOf('down').length > 0) downAt = clock.now();
+  }
+  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'peer stopped answering', timedOut: true }]);
+  assert.ok(downAt - lastHeard >= 3_000 && downAt - lastHeard <= 4_100, `down after ${downAt - lastHeard} ms`);
 });

@@ -181,8 +181,8 @@ test('close tells the peer, and both sides go down once', () => {
   linkUp(clock, a, b);
   a.layer.close(b.address, 'leaving the ring');
   clock.advance(20);
-  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'leaving the ring' }]);
-  assert.deepEqual(b.eventsOf('down'), [{ kind: 'down', peer: a.address, reason: 'closed by peer: leaving the ring' }]);
+  assert.deepEqual(a.eventsOf('down'), [{ kind: 'down', peer: b.address, reason: 'leaving the ring', timedOut: false }]);
+  assert.deepEqual(b.eventsOf('down'), [{ kind: 'down', peer: a.address, reason: 'closed by peer: leaving the ring', timedOut: false }]);
   assert.equal(a.layer.stateSizes().sessions, 0);
   assert.equal(b.layer.stateSizes().sessions, 0);
   assert.equal(a.layer.send(b.address, utf8('late')), false);

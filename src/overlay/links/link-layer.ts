@@ -6,10 +6,10 @@ import { type LinkContext, emptyStats } from './context.js';
 import { DataPath } from './data-path.js';
 import { Initiator } from './initiator.js';
 import { type Link, LinkTable, linkInfo } from './link-table.js';
-import { rekeyAllowed, runMaintenance } from './maintenance.js';
+import { PEER_STOPPED_ANSWERING, rekeyAllowed, runMaintenance } from './maintenance.js';
 import { PROTOCOL_VERSION, PacketType, decodePacket } from './packet-codec.js';
 import { Responder } from './responder.js';
-import type { LinkEvent, LinkInfo, LinkLayer, LinkLayerComponents, LinkLayerInit, LinkStats } from './types.js';
+import type { LinkEvent, LinkInfo, LinkLayer, LinkLayerComponents, LinkLayerInit, LinkLiveness, LinkStats } from './types.js';
 
 /** How much state a link layer holds; every figure is bounded (tests and the simulator check it). */
 export interface LinkStateSizes {
@@ -108,6 +108,16 @@ class LinkLayerImpl implements InspectableLinkLayer {
     if (link !== undefined && !this.stopped) this.data.close(link, reason);
   }
 
+  setLiveness(peer: Address, liveness: LinkLiveness | null): void {
+    const link = this.table.links.get(peer);
+    if (link === undefined) return;
+    if (liveness !== null && !(liveness.keepaliveIdleMs > 0 && liveness.deadAfterMs > liveness.keepaliveIdleMs)) {
+      throw new RangeError('liveness needs 0 < keepaliveIdleMs < deadAfterMs');
+    }
+    // A link that was quiet under the old profile gets a full deadline under the new one.
+    link.liveness = liveness === null ? null : { ...liveness, since: this.components.clock.now() };
+  }
+
   get(peer: Address): LinkInfo | undefined {
     const link = this.table.links.get(peer);
     return link === undefined ? undefined : linkInfo(link);
@@ -198,6 +208,6 @@ class LinkLayerImpl implements InspectableLinkLayer {
     this.table.remove(link);
     if (reason === null) return;
     this.ctx.log.info('link down', { peer: shortAddress(link.peer), reason });
-    this.emit({ kind: 'down', peer: link.peer, reason });
+    this.emit({ kind: 'down', peer: link.peer, reason, timedOut: reason === PEER_STOPPED_ANSWERING });
   }
 }

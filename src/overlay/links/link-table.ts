@@ -31,6 +31,8 @@ export interface Link {
   /** When the outstanding ping was sent, -1 if none is outstanding. */
   pingSentAt: number;
   lastPingSentAt: number;
+  /** Per-link liveness (LinkLayer.setLiveness); null = the layer's defaults. */
+  liveness: { keepaliveIdleMs: number; deadAfterMs: number; since: number } | null;
   /** Responder side: hash of the last INIT answered and the RESP sent, to answer a retransmission again. */
   lastInitHash: Uint8Array | null;
   lastResp: Uint8Array | null;
@@ -72,6 +74,7 @@ export class LinkTable {
       pingId: 0,
       pingSentAt: -1,
       lastPingSentAt: n.now,
+      liveness: null,
       lastInitHash: null,
       lastResp: null,
       lastRespResends: 0,

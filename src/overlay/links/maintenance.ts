@@ -22,8 +22,10 @@ export function runMaintenance(
   parts.initiator.tick(now);
   for (const link of ctx.table.links.values()) {
     const idle = now - link.lastReceivedAt;
-    if (idle >= config.deadAfterMs) {
-      ctx.dropLink(link, 'peer stopped answering');
+    const keepaliveIdleMs = link.liveness?.keepaliveIdleMs ?? config.keepaliveIdleMs;
+    const silentFor = link.liveness === null ? idle : now - Math.max(link.lastReceivedAt, link.liveness.since);
+    if (silentFor >= (link.liveness?.deadAfterMs ?? config.deadAfterMs)) {
+      ctx.dropLink(link, PEER_STOPPED_ANSWERING);
       continue;
     }
     ctx.table.expireSessions(link, now, config.unconfirmedSessionTimeoutMs);
@@ -31,15 +33,21 @@ export function runMaintenance(
     link.previous?.expireKeys(now);
     if (rekeyDue(link, now, config)) parts.initiator.startRekey(link);
     const sincePing = now - link.lastPingSentAt;
-    // Ping a quiet peer (and again every 2 s while it stays quiet), and every link now and then
-    // so that its RTT stays fresh and NAT mappings stay open from this side too.
-    if (sincePing >= config.keepaliveIdleMs || (idle >= config.keepaliveIdleMs && sincePing >= KEEPALIVE_REPING_MS)) {
+    // Ping a quiet peer, and again while it stays quiet (a lost ping is not a dead peer). Traffic
+    // either way keeps NAT mappings open, so a busy link needs no keepalive; its initiator still
+    // pings now and then so that the RTT stays fresh.
+    const reping = Math.min(KEEPALIVE_REPING_MS, keepaliveIdleMs / 2);
+    if ((idle >= keepaliveIdleMs && sincePing >= reping) || (link.initiator && sincePing >= RTT_REFRESH_MS)) {
       parts.data.sendPing(link);
     }
     if (link.queue.length > 0) parts.data.flushQueue(link);
   }
   parts.responder.limiter.expire(now);
 }
+
+export const PEER_STOPPED_ANSWERING = 'peer stopped answering';
+/** A busy link's initiator measures the RTT at least this often. */
+const RTT_REFRESH_MS = 60_000;
 
 /** Whether this node may start a full re-handshake of the link now (also used when a send finds the session spent). */
 export function rekeyAllowed(link: Link, now: number): boolean {

@@ -65,6 +65,11 @@ export interface LinkLayerComponents {
   log: Logger;
 }
 
+export interface LinkLiveness {
+  keepaliveIdleMs: number;
+  deadAfterMs: number;
+}
+
 export interface LinkInfo {
   readonly peer: Address;
   readonly publicKey: Uint8Array;
@@ -81,7 +86,7 @@ export interface LinkInfo {
 
 export type LinkEvent =
   | { kind: 'up'; link: LinkInfo }
-  | { kind: 'down'; peer: Address; reason: string }
+  | { kind: 'down'; peer: Address; reason: string; /** True when the peer stopped answering (a failure, not a close). */ timedOut: boolean }
   | { kind: 'message'; peer: Address; payload: Uint8Array }
   | { kind: 'connect-failed'; endpoint: Endpoint; expectedPeer: Address | null; reason: string };
 
@@ -114,6 +119,12 @@ export interface LinkLayer {
   /** Tell the peer (authenticated) and drop the session; emits `down`. */
   close(peer: Address, reason: string): void;
   get(peer: Address): LinkInfo | undefined;
+  /**
+   * Faster failure detection for one link (near ring neighbours under churn): keepalive after
+   * `keepaliveIdleMs` of silence and `down` after `deadAfterMs`. null restores the defaults.
+   * Faster detection costs a keepalive exchange every keepaliveIdleMs on that link.
+   */
+  setLiveness(peer: Address, liveness: LinkLiveness | null): void;
   links(): Iterable<LinkInfo>;
   readonly stats: LinkStats;
   /** Single subscriber: the node. */

@@ -57,6 +57,16 @@ export type AppHandler = (source: Address, data: Uint8Array, hops: number) => vo
 const MAX_CONNECTIONS = 160;
 /** A connect-reply waits this long for the link to the requester before it is routed anyway. */
 const REPLY_WAIT_MS = 5_000;
+/**
+ * Failure detection on near-neighbour links adapts to churn. In a quiet ring they use the link
+ * layer's defaults (keepalive after 15 s, dead after 25 s: cheap). Once this node has seen a near
+ * neighbour fail (not leave) in the last CHURN_MEMORY_MS, its near links switch to FAST_NEAR_LIVENESS
+ * for that long, so a crashed neighbour is noticed in about 3 s instead of 25 s: under churn that is
+ * what keeps the ring consistent, at the cost of one keepalive exchange per second on those links.
+ */
+const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 3_000 } as const;
+const CHURN_MEMORY_MS = 30 * 60_000;
+
 /** Entries in each bookkeeping map (attempts, replies owed): peers cannot grow them without bound. */
 const MAX_PENDING_ENTRIES = 1024;
 /** An outstanding connection attempt to one address blocks repeats for this long. */
@@ -86,6 +96,7 @@ export class OverlayNode {
   private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number }>();
   private readonly bootstrapEndpoints = new Set<string>();
   private housekeeping: TimerHandle | null = null;
+  private lastNeighbourFailureAt = -Infinity;
   private running = false;
 
   constructor(init: OverlayNodeInit, private readonly components: OverlayNodeComponents) {
@@ -216,6 +227,7 @@ export class OverlayNode {
         if (c.flags === 0 && this.table.has(peer)) this.disconnect(peer, 'no reason to keep this link');
         this.flushDeferredReply(peer);
         this.dht.onNeighboursChanged();
+        this.applyLiveness();
         return;
       }
       case 'down': {
@@ -223,7 +235,11 @@ export class OverlayNode {
         if (lost === undefined) return;
         this.ring.onLinkDown();
         this.dht.onNeighboursChanged();
-        if ((lost.flags & ConnectionFlag.NEAR) !== 0) this.dht.onNeighbourFailed();
+        if ((lost.flags & ConnectionFlag.NEAR) !== 0 && e.timedOut) {
+          this.lastNeighbourFailureAt = this.ctx.clock.now();
+          this.dht.onNeighbourFailed();
+        }
+        this.applyLiveness();
         return;
       }
       case 'connect-failed':
@@ -411,7 +427,19 @@ export class OverlayNode {
     this.dht.onNeighboursChanged();
   }
 
+  /** Near links get the fast failure detector while this node sees churn (see FAST_NEAR_LIVENESS). */
+  private applyLiveness(): void {
+    const churn = this.ctx.clock.now() - this.lastNeighbourFailureAt < CHURN_MEMORY_MS;
+    for (const c of this.table.all()) {
+      const fast = churn && (c.flags & ConnectionFlag.NEAR) !== 0;
+      if (fast === c.fastLiveness) continue;
+      c.fastLiveness = fast;
+      this.links.setLiveness(c.address, fast ? FAST_NEAR_LIVENESS : null);
+    }
+  }
+
   private expireMaps(): void {
+    this.applyLiveness();
     const now = this.ctx.clock.now();
     for (const [a, t] of this.connecting) if (now - t > CONNECT_DEDUP_MS) this.connecting.delete(a);
     for (const [a, t] of this.respondedTo) if (now - t > 30_000) this.respondedTo.delete(a);

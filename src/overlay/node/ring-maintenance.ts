@@ -1,4 +1,4 @@
-import { type Address, addAddress, RING_SIZE } from '../address.js';
+import { type Address, addAddress, clockwiseDistance, RING_SIZE } from '../address.js';
 import type { TimerHandle } from '../clock.js';
 import {
   ConnectPurpose,
@@ -95,31 +95,37 @@ export class RingMaintenance {
   }
 
   onStatus(from: Address, message: StatusMessage): void {
-    if (!this.joinedFlag && this.isNear(from)) this.markJoined();
-    this.learn(message.left);
-    this.learn(message.right);
+    // Before joining, the only peer is a bootstrap somewhere else on the ring: its lists are not ours.
+    if (!this.joinedFlag) return;
+    this.learn([...message.left, ...message.right]);
     if (message.wantReply) this.sendStatus(from, false);
   }
 
   onLeave(message: LeaveMessage): void {
-    this.learn(message.left);
-    this.learn(message.right);
+    this.learn([...message.left, ...message.right]);
   }
 
   /** A JOIN or NEAR connect-reply reached us: the responder is one of our ring neighbours. */
   onNearReply(responder: PeerRecord, left: PeerRecord[], right: PeerRecord[], purpose: number): void {
     if (purpose === ConnectPurpose.JOIN && !this.joinedFlag) this.markJoined();
-    this.learn([responder]);
-    this.learn(left);
-    this.learn(right);
+    this.learn([responder, ...left, ...right]);
   }
 
-  /** Consider the peers someone told us about: connect to any that would be among our k nearest. */
+  /**
+   * Consider the peers someone told us about: connect to those that would be among our k nearest
+   * on a side, judged together with our connections and with each other (so that a list does not
+   * make us link to a peer that a closer one in the same list already pushes out).
+   */
   learn(records: PeerRecord[]): void {
     const { table, self, k } = this.ctx;
-    for (const r of records) {
-      if (r.address === self || table.has(r.address) || r.endpoints.length === 0) continue;
-      if (table.wouldBeNear(r.address, k)) this.ctx.connectTo(r, 'near');
+    const fresh = records.filter((r) => r.address !== self && !table.has(r.address) && r.endpoints.length > 0);
+    if (fresh.length === 0) return;
+    const nearest = nearestPerSide(self, [...table.structured(), ...fresh.map((r) => r.address)], k);
+    const done = new Set<Address>();
+    for (const r of fresh) {
+      if (!nearest.has(r.address) || done.has(r.address)) continue;
+      done.add(r.address);
+      this.ctx.connectTo(r, 'near');
     }
   }
 
@@ -135,6 +141,8 @@ export class RingMaintenance {
     const { table, k } = this.ctx;
     // A new link (even a leaf) that would be near becomes structured first, so the ring view sees it.
     for (const c of [...table.all()]) {
+      // A bootstrap peer is near only if the join says so (its reply or a status after joining).
+      if (!this.joinedFlag && c.flags === ConnectionFlag.LEAF) continue;
       if ((c.flags & ConnectionFlag.NEAR) === 0 && table.wouldBeNear(c.address, k)) {
         table.addFlags(c.address, ConnectionFlag.NEAR);
       }
@@ -157,7 +165,9 @@ export class RingMaintenance {
 
   private markJoined(): void {
     this.joinedFlag = true;
-    // Leaf links to bootstrap peers were only for joining.
+    // A bootstrap peer that is in fact a ring neighbour stays, as a near neighbour.
+    this.recomputeNear();
+    // Other leaf links to bootstrap peers were only for joining.
     for (const c of [...this.ctx.table.all()]) {
       if ((c.flags & ConnectionFlag.LEAF) !== 0 && this.ctx.table.clearFlags(c.address, ConnectionFlag.LEAF) === 0) {
         this.ctx.disconnect(c.address, 'joined the ring; bootstrap link no longer needed');
@@ -239,6 +249,16 @@ export class RingMaintenance {
     const { left, right } = this.neighbourRecords(this.ctx.k + 1);
     this.ctx.sendDirect(peer, { kind: 'status', wantReply, left, right });
   }
+}
+
+/** The addresses among the k nearest clockwise or the k nearest counter-clockwise of `self`. */
+export function nearestPerSide(self: Address, addresses: readonly Address[], k: number): Set<Address> {
+  const cw = [...new Set(addresses)].filter((a) => a !== self);
+  const byCw = cw.map((a) => ({ a, d: clockwiseDistance(self, a) })).sort((x, y) => (x.d < y.d ? -1 : x.d > y.d ? 1 : 0));
+  const out = new Set<Address>();
+  for (let i = 0; i < Math.min(k, byCw.length); i++) out.add((byCw[i] as { a: Address }).a);
+  for (let i = 0; i < Math.min(k, byCw.length); i++) out.add((byCw[byCw.length - 1 - i] as { a: Address }).a);
+  return out;
 }
 
 function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
