@@ -4,8 +4,8 @@ import type { LinkLayerInit } from './types.js';
 /** Defaults of {@link LinkLayerInit}; the reasons are in types.ts next to each option. */
 export const LINK_DEFAULTS = {
   encryptPayloads: true,
-  keepaliveIdleMs: 15_000,
-  deadAfterMs: 25_000,
+  keepaliveIdleMs: 20_000,
+  deadAfterMs: 30_000,
   handshakeRetryMs: 1_000,
   handshakeAttempts: 5,
   rekeyAfterMs: 120_000,

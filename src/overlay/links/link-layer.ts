@@ -116,6 +116,7 @@ class LinkLayerImpl implements InspectableLinkLayer {
     }
     // A link that was quiet under the old profile gets a full deadline under the new one.
     link.liveness = liveness === null ? null : { ...liveness, since: this.components.clock.now() };
+    link.nextCheckAt = 0;
   }
 
   get(peer: Address): LinkInfo | undefined {

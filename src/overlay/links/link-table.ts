@@ -33,6 +33,8 @@ export interface Link {
   lastPingSentAt: number;
   /** Per-link liveness (LinkLayer.setLiveness); null = the layer's defaults. */
   liveness: { keepaliveIdleMs: number; deadAfterMs: number; since: number } | null;
+  /** The maintenance tick skips this link until then (see maintenance.ts). */
+  nextCheckAt: number;
   /** Responder side: hash of the last INIT answered and the RESP sent, to answer a retransmission again. */
   lastInitHash: Uint8Array | null;
   lastResp: Uint8Array | null;
@@ -75,6 +77,7 @@ export class LinkTable {
       pingSentAt: -1,
       lastPingSentAt: n.now,
       liveness: null,
+      nextCheckAt: 0,
       lastInitHash: null,
       lastResp: null,
       lastRespResends: 0,

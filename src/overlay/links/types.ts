@@ -20,11 +20,14 @@ export interface LinkLayerInit {
    * or alter it); the simulator says so in its output.
    */
   encryptPayloads?: boolean;
-  /** Send a keepalive when nothing was received from a peer for this long (default 15 s: under the 30 s Linux NAT UDP timeout). */
+  /**
+   * Send a keepalive when nothing was received from a peer for this long (default 20 s: a two-way
+   * UDP flow stays mapped for 120 s on Linux NATs and at least 30 s on most home routers).
+   */
   keepaliveIdleMs?: number;
   /**
-   * Declare a link dead when nothing was received for this long (default 25 s: the keepalive at
-   * 15 s plus re-pings every 2 s give the peer five chances to answer before it is declared dead).
+   * Declare a link dead when nothing was received for this long (default 30 s: the keepalive at
+   * 20 s plus re-pings every 2 s give the peer five chances to answer before it is declared dead).
    */
   deadAfterMs?: number;
   /** Handshake retransmission interval (default 1 s) and attempts before `connect-failed` (default 5). */

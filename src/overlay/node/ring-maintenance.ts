@@ -118,7 +118,10 @@ export class RingMaintenance {
    */
   learn(records: PeerRecord[]): void {
     const { table, self, k } = this.ctx;
-    const fresh = records.filter((r) => r.address !== self && !table.has(r.address) && r.endpoints.length > 0);
+    // Cheap test first: most records in a neighbour's list are already known or too far away.
+    const fresh = records.filter(
+      (r) => r.address !== self && r.endpoints.length > 0 && !table.has(r.address) && table.wouldBeNear(r.address, k),
+    );
     if (fresh.length === 0) return;
     const nearest = nearestPerSide(self, [...table.structured(), ...fresh.map((r) => r.address)], k);
     const done = new Set<Address>();
