@@ -85,7 +85,7 @@ function formatResult(r: ExperimentResult): string {
     `nodes                ${r.nodes} (${r.liveNodes} live at the end; ${r.joins} joins, ${r.departures} departures)`,
     `time                 ${r.virtualSeconds} virtual s in ${r.wallSeconds} wall s`,
     `payloads             ${r.encrypted ? 'encrypted (ChaCha20-Poly1305)' : 'NOT encrypted (--no-encrypt: handshakes real, payload AEAD skipped)'}`,
-    `ring consistency     ${r.consistency}`,
+    `ring consistency     ${r.consistency} (over the ${r.liveNodes - r.joiningAtEnd} live nodes that have joined; ${r.joiningAtEnd} still joining)`,
     `routing hops         mean ${r.meanHops}, p99 ${r.p99Hops} (ping success ${r.pingSuccess})`,
     `DHT                  ${r.dhtPuts} puts (${r.dhtPutSuccess} ok), ${r.dhtGets} gets (${r.dhtGetSuccess} found)`,
     `broadcast coverage   ${r.broadcastCoverage}`,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { type CrawlReport, crawlRing } from '../../src/overlay/node/ring-crawl.js';
 import { ringConsistency } from '../../src/overlay/sim/ring-check.js';
 import { SimOverlay, type SimNode } from '../../src/overlay/sim/sim-overlay.js';
 
@@ -89,4 +90,31 @@ test('the ring repairs itself after a fifth of the nodes crash at once, and DHT 
   sim.queue.runUntil(sim.now + 30_000);
   assert.equal(found, keys.length);
   stopAll(sim);
+});
+
+test('an overlay crawl walks the whole ring and finds every node consistent', async () => {
+  const sim = await grow(40, 'crawl');
+  const live = sim.live();
+  let report: CrawlReport | null = null;
+  crawlRing((live[3] as SimNode).node, { maxNodes: 1000, timeoutMs: 10_000 }, (r) => (report = r));
+  sim.queue.runUntil(sim.now + 5 * MINUTE);
+  const r = report as CrawlReport | null;
+  assert.ok(r !== null, 'the crawl finished');
+  assert.equal(r.complete, true);
+  assert.equal(r.visited.length, live.length);
+  assert.equal(r.consistent, live.length);
+  const sorted = live.map((s) => s.node.address).sort((a, b) => (a < b ? -1 : 1));
+  assert.deepEqual([...r.visited].sort((a, b) => (a < b ? -1 : 1)), sorted);
+  stopAll(sim);
+});
+
+test('same seed, same run: the simulator is deterministic', async () => {
+  const once = async (): Promise<unknown> => {
+    const sim = await grow(25, 'determinism', 10_000);
+    const out = sim.live().map((s) => [s.node.address.toString(16), s.node.leftNeighbours(3).map(String), s.node.rightNeighbours(3).map(String), s.node.table.size]);
+    const counters = { sent: sim.network.sent, events: sim.queue.processed };
+    stopAll(sim);
+    return { out, counters };
+  };
+  assert.deepEqual(await once(), await once());
 });

@@ -39,7 +39,7 @@ export function drawShortcutTarget(self: Address, networkSize: number, u: number
   return addAddress(self, (scaled * RING_SIZE) >> 52n);
 }
 
-/** Keeps about log2 N shortcuts drawn from the harmonic distribution, and refreshes them over time. */
+/** Keeps about log2 N shortcut connections drawn from the harmonic distribution, and refreshes them over time. */
 export class Shortcuts {
   private timer: TimerHandle | null = null;
   private readonly pending = new Map<number, number>(); // token -> sent at
@@ -66,9 +66,14 @@ export class Shortcuts {
     return estimateNetworkSize(self, table.left(k), table.right(k));
   }
 
+  /**
+   * Shortcuts this node asks for: half of log2 N. Links carry traffic both ways and other nodes'
+   * draws land on us about as often, so each node ends up with about log2 N shortcut connections,
+   * the Symphony count, at half the links (and keepalives) of drawing log2 N each.
+   */
   target(): number {
     const n = this.networkSize();
-    return n <= 2 * this.ctx.k + 1 ? 0 : Math.max(1, Math.round(Math.log2(n)));
+    return n <= 2 * this.ctx.k + 1 ? 0 : Math.max(1, Math.round(Math.log2(n) / 2));
   }
 
   owned(): Address[] {

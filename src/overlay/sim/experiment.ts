@@ -40,6 +40,8 @@ export interface ExperimentResult {
   joins: number;
   departures: number;
   meanConnections: number;
+  /** Live nodes still joining at the end (not yet ring members, so not in `consistency`). */
+  joiningAtEnd: number;
   killed?: number;
   recoverySeconds?: number | null;
   dhtValuesLost?: number;
@@ -143,7 +145,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       killed = count;
       recoverySeconds = null;
       const check = (): void => {
-        if (ringConsistency(sim.live().map((s) => s.node)) === 1) {
+        if (ringConsistency(ringMembers(sim)) === 1) {
           recoverySeconds = (sim.now - killAt) / 1000;
           return;
         }
@@ -160,7 +162,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     const wall = (performance.now() - wallStart) / 1000;
     const live = sim.live();
     o.progress(
-      `t=${((sim.now - start) / 1000).toFixed(0)}s live=${live.length} consistency=${ringConsistency(live.map((s) => s.node)).toFixed(4)} ` +
+      `t=${((sim.now - start) / 1000).toFixed(0)}s live=${live.length} consistency=${ringConsistency(ringMembers(sim)).toFixed(4)} ` +
         `events=${sim.queue.processed} wall=${wall.toFixed(1)}s rate=${((sim.now - start) / 1000 / Math.max(wall, 1e-3)).toFixed(1)}x`,
     );
   };
@@ -177,7 +179,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   sampleLive();
   const sentDuringRun = sim.network.sent;
   const virtualSeconds = (end - start) / 1000;
-  const consistency = ringConsistency(sim.live().map((s) => s.node));
+  const consistency = ringConsistency(ringMembers(sim));
+  const joiningAtEnd = sim.live().filter((s) => !s.node.joined).length;
 
   // Measurements after the run, in extra virtual time that the figures above do not include.
   const live = sim.live();
@@ -241,6 +244,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     joins,
     departures,
     meanConnections: round(totalConnections / Math.max(1, live.length), 2),
+    joiningAtEnd,
   };
   if (killed !== undefined) {
     result.killed = killed;
@@ -250,6 +254,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   }
   for (const s of sim.live()) sim.kill(s);
   return result;
+}
+
+/**
+ * The ring's members: live nodes that have joined. A node still joining (no neighbour has answered
+ * its join yet) is not part of the ring, so it is left out of the consistency check.
+ */
+function ringMembers(sim: SimOverlay): SimNode[]['0']['node'][] {
+  return sim.live().filter((s) => s.node.joined).map((s) => s.node);
 }
 
 function round(x: number, digits: number): number {
