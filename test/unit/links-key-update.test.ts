@@ -249,7 +249,8 @@ test('reordered and forged packets around an epoch change on a live link', () =>
 });
 
 test('the full re-handshake still happens every handshakeRekeyAfterMs, with key updates between', () => {
-  const { clock, net, a, b } = makePair({ init: { rekeyAfterMs: 1_000, handshakeRekeyAfterMs: 10_000 } });
+  // A short tick: with the default 3 s idle tick the responder's own re-handshake (due 2.5 s later) could start first.
+  const { clock, net, a, b } = makePair({ init: { rekeyAfterMs: 1_000, handshakeRekeyAfterMs: 10_000, tickMs: 500 } });
   linkUp(clock, a, b);
   let inits = 0;
   let resps = 0;

@@ -11,6 +11,9 @@ import { PROTOCOL_VERSION, PacketType, decodePacket } from './packet-codec.js';
 import { Responder } from './responder.js';
 import type { LinkEvent, LinkInfo, LinkLayer, LinkLayerComponents, LinkLayerInit, LinkLiveness, LinkStats } from './types.js';
 
+/** A quiet link layer (see LinkLayerImpl.tick) runs its maintenance this many times less often. */
+const IDLE_TICK_FACTOR = 3;
+
 /** How much state a link layer holds; every figure is bounded (tests and the simulator check it). */
 export interface LinkStateSizes {
   links: number;
@@ -60,7 +63,8 @@ class LinkLayerImpl implements InspectableLinkLayer {
   private readonly initiator: Initiator;
   private readonly responder: Responder;
   private readonly data: DataPath;
-  private readonly interval: TimerHandle;
+  private timer: TimerHandle | null = null;
+  private timerAt = Infinity;
   private handler: ((event: LinkEvent) => void) | null = null;
   private stopped = false;
 
@@ -92,11 +96,13 @@ class LinkLayerImpl implements InspectableLinkLayer {
       if (rekeyAllowed(link, now)) this.initiator.startRekey(link);
     });
     transport.onPacket((from, bytes) => this.receive(from, bytes));
-    this.interval = clock.setInterval(() => this.tick(), config.tickMs);
+    this.scheduleTick(config.tickMs);
   }
 
   connect(endpoint: Endpoint, expectedPeer?: Address): void {
-    if (!this.stopped) this.initiator.connect(endpoint, expectedPeer ?? null);
+    if (this.stopped) return;
+    this.initiator.connect(endpoint, expectedPeer ?? null);
+    this.wake();
   }
 
   send(peer: Address, payload: Uint8Array): boolean {
@@ -117,6 +123,7 @@ class LinkLayerImpl implements InspectableLinkLayer {
     // A link that was quiet under the old profile gets a full deadline under the new one.
     link.liveness = liveness === null ? null : { ...liveness, since: this.components.clock.now() };
     link.nextCheckAt = 0;
+    this.wake();
   }
 
   get(peer: Address): LinkInfo | undefined {
@@ -135,7 +142,8 @@ class LinkLayerImpl implements InspectableLinkLayer {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.interval.cancel();
+    this.timer?.cancel();
+    this.timer = null;
     this.initiator.clear();
     this.responder.clear();
     this.table.clear();
@@ -179,13 +187,33 @@ class LinkLayerImpl implements InspectableLinkLayer {
     }
   }
 
+  /**
+   * The maintenance tick runs every tickMs while anything needs it soon (a handshake in flight, a
+   * link on fast liveness, queued payloads), and every IDLE_TICK_FACTOR × tickMs otherwise: a
+   * quiet node wakes half as often, and keepalives and deadlines are late by at most one tick.
+   */
   private tick(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
     if (this.stopped) return;
+    let busy = true;
     try {
-      runMaintenance(this.ctx, { initiator: this.initiator, responder: this.responder, data: this.data }, this.components.clock.now());
+      busy = runMaintenance(this.ctx, { initiator: this.initiator, responder: this.responder, data: this.data }, this.components.clock.now());
     } catch (error) {
       this.ctx.log.error('link maintenance failed', { reason: String(error) });
     }
+    if (!this.stopped) this.scheduleTick(busy ? this.ctx.config.tickMs : this.ctx.config.tickMs * IDLE_TICK_FACTOR);
+  }
+
+  private scheduleTick(delayMs: number): void {
+    this.timer?.cancel();
+    this.timerAt = this.components.clock.now() + delayMs;
+    this.timer = this.components.clock.setTimeout(() => this.tick(), delayMs);
+  }
+
+  /** Something needs the tick within tickMs (a new handshake, fast liveness). */
+  private wake(): void {
+    if (!this.stopped && this.timerAt > this.components.clock.now() + this.ctx.config.tickMs) this.scheduleTick(this.ctx.config.tickMs);
   }
 
   private emit(event: LinkEvent): void {

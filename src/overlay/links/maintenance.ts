@@ -6,6 +6,7 @@ import type { Link } from './link-table.js';
 import type { Responder } from './responder.js';
 
 /**
+ * Returns whether anything needs the next tick soon (handshakes in flight, fast liveness, queues).
  * The link layer's single periodic job (one clock interval per link layer, never one timer per
  * link or per packet: the simulator runs 10,000 nodes with ~20 links each). In order:
  * handshake retransmissions and give-ups, dead links, expiry of old and unconfirmed sessions and
@@ -17,10 +18,12 @@ export function runMaintenance(
   ctx: LinkContext,
   parts: { initiator: Initiator; responder: Responder; data: DataPath },
   now: number,
-): void {
+): boolean {
   const { config } = ctx;
   parts.initiator.tick(now);
+  let busy = parts.initiator.size > 0;
   for (const link of ctx.table.links.values()) {
+    if (link.liveness !== null || link.queue.length > 0) busy = true;
     // Most links need nothing on most ticks; skipping them is what keeps 10,000 simulated nodes fast.
     if (now < link.nextCheckAt && link.queue.length === 0) continue;
     const idle = now - link.lastReceivedAt;
@@ -46,6 +49,7 @@ export function runMaintenance(
     link.nextCheckAt = nextCheck(link, now, config, keepaliveIdleMs);
   }
   parts.responder.limiter.expire(now);
+  return busy || parts.initiator.size > 0;
 }
 
 export const PEER_STOPPED_ANSWERING = 'peer stopped answering';

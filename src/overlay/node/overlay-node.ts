@@ -67,6 +67,9 @@ const REPLY_WAIT_MS = 5_000;
 const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 3_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
 
+/** Expiry of the bookkeeping maps below and of the churn memory. */
+const HOUSEKEEPING_MS = 10_000;
+
 /** Entries in each bookkeeping map (attempts, replies owed): peers cannot grow them without bound. */
 const MAX_PENDING_ENTRIES = 1024;
 /** An outstanding connection attempt to one address blocks repeats for this long. */
@@ -149,7 +152,7 @@ export class OverlayNode {
     this.ring.start(bootstraps.filter((b) => b !== this.components.transport.localEndpoint));
     this.shortcuts.start();
     this.dht.start();
-    this.housekeeping = this.ctx.clock.setInterval(() => this.expireMaps(), 5_000);
+    this.housekeeping = this.ctx.clock.setInterval(() => this.expireMaps(), HOUSEKEEPING_MS);
   }
 
   /** Tell near neighbours we are leaving (with our neighbour lists, to speed up their repair), then stop. */

@@ -11,7 +11,7 @@ import { ConnectionFlag } from './connection-table.js';
 import type { NodeContext } from './node-context.js';
 
 export interface RingMaintenanceInit {
-  /** Regular status exchange with near neighbours (default 30 s; changes are sent at once as well). */
+  /** Regular status exchange with near neighbours (default 60 s: a safety net, since every change is sent at once). */
   statusIntervalMs: number;
   /** Ring probes toward our own predecessor and successor through the far side (default 60 s). */
   ringProbeIntervalMs: number;
@@ -22,7 +22,7 @@ export interface RingMaintenanceInit {
 }
 
 export const defaultRingMaintenanceInit: RingMaintenanceInit = {
-  statusIntervalMs: 30_000,
+  statusIntervalMs: 60_000,
   ringProbeIntervalMs: 60_000,
   repairBackoffMs: 5_000,
   joinRetryMs: 5_000,
@@ -37,6 +37,7 @@ export class RingMaintenance {
   private bootstraps: string[] = [];
   private readonly timers: TimerHandle[] = [];
   private statusSoon: TimerHandle | null = null;
+  private joinRetry: TimerHandle | null = null;
   private lastRepair = { left: -Infinity, right: -Infinity };
   private nextToken = 1;
 
@@ -58,13 +59,13 @@ export class RingMaintenance {
     this.timers.push(
       clock.setInterval(() => this.sendStatusToNear(false), jitter(this.init.statusIntervalMs)),
       clock.setInterval(() => this.probeRing(), jitter(this.init.ringProbeIntervalMs)),
-      clock.setInterval(() => {
-        if (!this.joinedFlag) this.contactBootstraps();
-      }, this.init.joinRetryMs),
     );
+    if (!this.joinedFlag) this.startJoinRetries();
   }
 
   stop(): void {
+    this.joinRetry?.cancel();
+    this.joinRetry = null;
     for (const t of this.timers) t.cancel();
     this.timers.length = 0;
     this.statusSoon?.cancel();
@@ -87,6 +88,13 @@ export class RingMaintenance {
   }
 
   onLinkDown(): void {
+    if (this.ctx.table.size === 0 && this.bootstraps.length > 0 && this.joinedFlag) {
+      // Cut off from the ring (every connection lost): join again through the bootstrap peers.
+      this.joinedFlag = false;
+      this.contactBootstraps();
+      this.startJoinRetries();
+      return;
+    }
     const before = this.nearSet();
     this.recomputeNear();
     const { table, k } = this.ctx;
@@ -166,8 +174,17 @@ export class RingMaintenance {
     return new Set<Address>([...table.left(k), ...table.right(k)]);
   }
 
+  private startJoinRetries(): void {
+    if (this.joinRetry !== null) return;
+    this.joinRetry = this.ctx.clock.setInterval(() => {
+      if (!this.joinedFlag) this.contactBootstraps();
+    }, this.init.joinRetryMs);
+  }
+
   private markJoined(): void {
     this.joinedFlag = true;
+    this.joinRetry?.cancel();
+    this.joinRetry = null;
     // A bootstrap peer that is in fact a ring neighbour stays, as a near neighbour.
     this.recomputeNear();
     // Other leaf links to bootstrap peers were only for joining.
