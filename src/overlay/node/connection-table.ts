@@ -22,8 +22,8 @@ export interface Connection {
   readonly since: number;
   /** When this node's own shortcut should be replaced by a fresh draw (shortcut refresh). */
   shortcutExpiresAt: number;
-  /** Whether the link runs the fast failure detector (near neighbour under churn). */
-  fastLiveness: boolean;
+  /** Which failure detector the link runs (overlay-node.ts: default, or the churn profiles). */
+  liveness: 'default' | 'near' | 'churn';
 }
 
 /**
@@ -66,7 +66,7 @@ export class ConnectionTable {
   upsert(address: Address, endpoint: Endpoint, flags: number, now: number): Connection {
     let c = this.byAddress.get(address);
     if (c === undefined) {
-      c = { address, endpoint, flags: 0, since: now, shortcutExpiresAt: 0, fastLiveness: false };
+      c = { address, endpoint, flags: 0, since: now, shortcutExpiresAt: 0, liveness: 'default' };
       this.byAddress.set(address, c);
     }
     c.endpoint = endpoint;

@@ -58,13 +58,16 @@ const MAX_CONNECTIONS = 160;
 /** A connect-reply waits this long for the link to the requester before it is routed anyway. */
 const REPLY_WAIT_MS = 5_000;
 /**
- * Failure detection on near-neighbour links adapts to churn. In a quiet ring they use the link
- * layer's defaults (keepalive after 15 s, dead after 25 s: cheap). Once this node has seen a near
- * neighbour fail (not leave) in the last CHURN_MEMORY_MS, its near links switch to FAST_NEAR_LIVENESS
- * for that long, so a crashed neighbour is noticed in about 3 s instead of 25 s: under churn that is
- * what keeps the ring consistent, at the cost of one keepalive exchange per second on those links.
+ * Failure detection adapts to churn. In a quiet ring every link uses the link layer's defaults
+ * (keepalive after 20 s of silence, dead after 30 s: cheap). Once this node has seen a near
+ * neighbour fail (not leave) in the last CHURN_MEMORY_MS, its near links switch to
+ * FAST_NEAR_LIVENESS and its other links to CHURN_LIVENESS for that long: a crashed neighbour is
+ * noticed in about 3 s instead of 30 s (what keeps the ring consistent under churn, and what finds
+ * the other victims of a mass failure soon after the first), and a dead shortcut in about 12 s, at
+ * the cost of more keepalives while the churn lasts.
  */
 const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 3_000 } as const;
+const CHURN_LIVENESS = { keepaliveIdleMs: 5_000, deadAfterMs: 12_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
 
 /** Expiry of the bookkeeping maps below and of the churn memory. */
@@ -247,6 +250,7 @@ export class OverlayNode {
       }
       case 'connect-failed':
         if (e.expectedPeer !== null) this.connecting.delete(e.expectedPeer);
+        this.ring.onConnectFailed();
         return;
       case 'message':
         this.onMessage(e.peer, e.payload);
@@ -430,14 +434,14 @@ export class OverlayNode {
     this.dht.onNeighboursChanged();
   }
 
-  /** Near links get the fast failure detector while this node sees churn (see FAST_NEAR_LIVENESS). */
+  /** Links get the churn failure detectors while this node sees churn (see FAST_NEAR_LIVENESS). */
   private applyLiveness(): void {
     const churn = this.ctx.clock.now() - this.lastNeighbourFailureAt < CHURN_MEMORY_MS;
     for (const c of this.table.all()) {
-      const fast = churn && (c.flags & ConnectionFlag.NEAR) !== 0;
-      if (fast === c.fastLiveness) continue;
-      c.fastLiveness = fast;
-      this.links.setLiveness(c.address, fast ? FAST_NEAR_LIVENESS : null);
+      const profile = !churn ? 'default' : (c.flags & ConnectionFlag.NEAR) !== 0 ? 'near' : 'churn';
+      if (profile === c.liveness) continue;
+      c.liveness = profile;
+      this.links.setLiveness(c.address, profile === 'near' ? FAST_NEAR_LIVENESS : profile === 'churn' ? CHURN_LIVENESS : null);
     }
   }
 

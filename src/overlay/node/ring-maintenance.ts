@@ -102,6 +102,17 @@ export class RingMaintenance {
     if (!sameSet(before, this.nearSet())) this.scheduleStatus();
   }
 
+  /**
+   * A connection attempt failed (often to a neighbour someone listed that has just died): if a side
+   * is still short, ask again, through probes and our neighbours' lists.
+   */
+  onConnectFailed(): void {
+    const { table, k } = this.ctx;
+    if (!this.joinedFlag || (table.left(k).length >= k && table.right(k).length >= k)) return;
+    this.repair();
+    this.scheduleStatus();
+  }
+
   onStatus(from: Address, message: StatusMessage): void {
     // Before joining, the only peer is a bootstrap somewhere else on the ring: its lists are not ours.
     if (!this.joinedFlag) return;
