@@ -61,10 +61,10 @@ function randomBody(r: Random, victim: bigint): RoutedBody {
 function randomMessage(r: Random, victim: bigint): OverlayMessage {
   switch (r.int(5)) {
     case 0:
-      return { kind: 'status', wantReply: r.int(2) === 0, left: [randomPeer(r), randomPeer(r)], right: [randomPeer(r)] };
+      return { kind: 'status', wantReply: r.int(2) === 0, churn: false, left: [randomPeer(r), randomPeer(r)], right: [randomPeer(r)] };
     case 1:
       // No 'leave': a peer that says it leaves is disconnected at once, which would end the flood.
-      return { kind: 'status', wantReply: false, left: [], right: [randomPeer(r), randomPeer(r)] };
+      return { kind: 'status', wantReply: false, churn: false, left: [], right: [randomPeer(r), randomPeer(r)] };
     case 2:
       return { kind: 'dht-replicate', records: [randomRecord(r), randomRecord(r)] };
     case 3:

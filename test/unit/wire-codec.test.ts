@@ -84,9 +84,9 @@ const eightPeers: PeerRecord[] = Array.from({ length: 8 }, (_, i) => ({
 
 /** Every message kind and routed body type, with IPv4 and IPv6 endpoints and boundary sizes. */
 const samples: { name: string; msg: OverlayMessage }[] = [
-  { name: 'status', msg: { kind: 'status', wantReply: true, left: [peerV4, peerBare], right: [peerV6] } },
-  { name: 'status (empty)', msg: { kind: 'status', wantReply: false, left: [], right: [] } },
-  { name: 'status (full)', msg: { kind: 'status', wantReply: false, left: eightPeers, right: [peerV6, ...eightPeers.slice(1)] } },
+  { name: 'status', msg: { kind: 'status', wantReply: true, churn: false, left: [peerV4, peerBare], right: [peerV6] } },
+  { name: 'status (empty)', msg: { kind: 'status', wantReply: false, churn: true, left: [], right: [] } },
+  { name: 'status (full)', msg: { kind: 'status', wantReply: false, churn: false, left: eightPeers, right: [peerV6, ...eightPeers.slice(1)] } },
   { name: 'leave', msg: { kind: 'leave', left: [peerMixed], right: [peerV4, peerV6] } },
   { name: 'dht-replicate', msg: { kind: 'dht-replicate', records: [dhtRecord(1)] } },
   {
@@ -307,7 +307,7 @@ test('encoding rejects invalid endpoints with a TypeError, and out-of-range fiel
     );
   }
   const invalid: OverlayMessage[] = [
-    { kind: 'status', wantReply: true, left: [...eightPeers, peerV4], right: [] },
+    { kind: 'status', wantReply: true, churn: false, left: [...eightPeers, peerV4], right: [] },
     { kind: 'leave', left: [{ address: 1n, endpoints: ['1.1.1.1:1', '1.1.1.1:2', '1.1.1.1:3', '1.1.1.1:4', '1.1.1.1:5'] }], right: [] },
     { kind: 'dht-replicate', records: [] },
     { kind: 'dht-replicate', records: [dhtRecord(1, { key: new Uint8Array(65) })] },
@@ -391,7 +391,7 @@ test('malformed: unknown message type and routed body type', () => {
 });
 
 test('malformed: counts and sizes out of range', () => {
-  const status = encodeMessage({ kind: 'status', wantReply: false, left: [peerV4], right: [] });
+  const status = encodeMessage({ kind: 'status', wantReply: false, churn: false, left: [peerV4], right: [] });
   expectError(patched(status, (v) => v.setUint8(3, 12)), 'bad-length', /status message lists 12 left neighbours, at most 8 allowed/);
   expectError(patched(status, (v) => v.setUint8(24, 5)), 'bad-length', /5 endpoints, at most 4 allowed/);
   const crawl = encodeMessage(routed({ type: 'crawl-reply', id: 1, left: [], right: [] }));
@@ -421,8 +421,8 @@ test('malformed: bad enum, boolean, flag and number values', () => {
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.mode, 4)), 'bad-value', /mode is 4/);
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.excludeSource, 2)), 'bad-value', /excludeSource is 2, expected 0 or 1/);
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.hasForward, 0xff)), 'bad-value');
-  const status = encodeMessage({ kind: 'status', wantReply: true, left: [peerV4], right: [peerV6] });
-  expectError(patched(status, (v) => v.setUint8(2, 2)), 'bad-value', /wantReply/);
+  const status = encodeMessage({ kind: 'status', wantReply: true, churn: false, left: [peerV4], right: [peerV6] });
+  expectError(patched(status, (v) => v.setUint8(2, 4)), 'bad-value', /unknown flag bits/);
   expectError(patched(status, (v) => v.setUint8(25, 5)), 'bad-value', /address family 5/);
   expectError(patched(status, (v) => v.setUint16(30, 0)), 'bad-value', /port 0/);
 
@@ -599,7 +599,7 @@ function randomBody(random: Random, maxBytes: number): RoutedBody {
 function randomMessage(random: Random, maxBytes: number): OverlayMessage {
   switch (random.int(5)) {
     case 0:
-      return { kind: 'status', wantReply: random.int(2) === 1, left: randomPeers(random), right: randomPeers(random) };
+      return { kind: 'status', wantReply: random.int(2) === 1, churn: random.int(2) === 1, left: randomPeers(random), right: randomPeers(random) };
     case 1:
       return { kind: 'leave', left: randomPeers(random), right: randomPeers(random) };
     case 2:

@@ -123,7 +123,7 @@ class LinkLayerImpl implements InspectableLinkLayer {
     // A link that was quiet under the old profile gets a full deadline under the new one.
     link.liveness = liveness === null ? null : { ...liveness, since: this.components.clock.now() };
     link.nextCheckAt = 0;
-    this.wake();
+    this.wake(liveness === null ? this.ctx.config.tickMs : Math.min(this.ctx.config.tickMs, liveness.keepaliveIdleMs / 2));
   }
 
   get(peer: Address): LinkInfo | undefined {
@@ -188,21 +188,22 @@ class LinkLayerImpl implements InspectableLinkLayer {
   }
 
   /**
-   * The maintenance tick runs every tickMs while anything needs it soon (a handshake in flight, a
-   * link on fast liveness, queued payloads), and every IDLE_TICK_FACTOR × tickMs otherwise: a
+   * The maintenance tick runs every tickMs while anything needs it soon (a handshake in flight,
+   * queued payloads; a link on fast liveness: every half keepalive time), and every
+   * IDLE_TICK_FACTOR × tickMs otherwise: a
    * quiet node wakes half as often, and keepalives and deadlines are late by at most one tick.
    */
   private tick(): void {
     this.timer = null;
     this.timerAt = Infinity;
     if (this.stopped) return;
-    let busy = true;
+    let soonest: number | null = this.ctx.config.tickMs;
     try {
-      busy = runMaintenance(this.ctx, { initiator: this.initiator, responder: this.responder, data: this.data }, this.components.clock.now());
+      soonest = runMaintenance(this.ctx, { initiator: this.initiator, responder: this.responder, data: this.data }, this.components.clock.now());
     } catch (error) {
       this.ctx.log.error('link maintenance failed', { reason: String(error) });
     }
-    if (!this.stopped) this.scheduleTick(busy ? this.ctx.config.tickMs : this.ctx.config.tickMs * IDLE_TICK_FACTOR);
+    if (!this.stopped) this.scheduleTick(soonest ?? this.ctx.config.tickMs * IDLE_TICK_FACTOR);
   }
 
   private scheduleTick(delayMs: number): void {
@@ -211,9 +212,9 @@ class LinkLayerImpl implements InspectableLinkLayer {
     this.timer = this.components.clock.setTimeout(() => this.tick(), delayMs);
   }
 
-  /** Something needs the tick within tickMs (a new handshake, fast liveness). */
-  private wake(): void {
-    if (!this.stopped && this.timerAt > this.components.clock.now() + this.ctx.config.tickMs) this.scheduleTick(this.ctx.config.tickMs);
+  /** Something needs the tick within `withinMs` (a new handshake, fast liveness). */
+  private wake(withinMs = this.ctx.config.tickMs): void {
+    if (!this.stopped && this.timerAt > this.components.clock.now() + withinMs) this.scheduleTick(withinMs);
   }
 
   private emit(event: LinkEvent): void {

@@ -6,7 +6,8 @@ import type { Link } from './link-table.js';
 import type { Responder } from './responder.js';
 
 /**
- * Returns whether anything needs the next tick soon (handshakes in flight, fast liveness, queues).
+ * Returns how soon the next tick is needed (handshakes in flight, queues: tickMs; a link on fast
+ * liveness: half its keepalive time), or null when nothing is pressing.
  * The link layer's single periodic job (one clock interval per link layer, never one timer per
  * link or per packet: the simulator runs 10,000 nodes with ~20 links each). In order:
  * handshake retransmissions and give-ups, dead links, expiry of old and unconfirmed sessions and
@@ -18,16 +19,17 @@ export function runMaintenance(
   ctx: LinkContext,
   parts: { initiator: Initiator; responder: Responder; data: DataPath },
   now: number,
-): boolean {
+): number | null {
   const { config } = ctx;
   parts.initiator.tick(now);
-  let busy = parts.initiator.size > 0;
+  let soonest: number | null = parts.initiator.size > 0 ? config.tickMs : null;
   for (const link of ctx.table.links.values()) {
-    if (link.liveness !== null || link.queue.length > 0) busy = true;
+    if (link.queue.length > 0) soonest = Math.min(soonest ?? Infinity, config.tickMs);
+    if (link.liveness !== null) soonest = Math.min(soonest ?? Infinity, config.tickMs, link.liveness.keepaliveIdleMs / 2);
     // Most links need nothing on most ticks; skipping them is what keeps 10,000 simulated nodes fast.
     if (now < link.nextCheckAt && link.queue.length === 0) continue;
     const idle = now - link.lastReceivedAt;
-    const keepaliveIdleMs = link.liveness?.keepaliveIdleMs ?? config.keepaliveIdleMs;
+    const keepaliveIdleMs = pingAfter(link, config);
     const silentFor = link.liveness === null ? idle : now - Math.max(link.lastReceivedAt, link.liveness.since);
     if (silentFor >= (link.liveness?.deadAfterMs ?? config.deadAfterMs)) {
       ctx.dropLink(link, PEER_STOPPED_ANSWERING);
@@ -39,22 +41,35 @@ export function runMaintenance(
     if (rekeyDue(link, now, config)) parts.initiator.startRekey(link);
     const sincePing = now - link.lastPingSentAt;
     // Ping a quiet peer, and again while it stays quiet (a lost ping is not a dead peer). Traffic
-    // either way keeps NAT mappings open, so a busy link needs no keepalive; its initiator still
-    // pings now and then so that the RTT stays fresh.
+    // either way keeps NAT mappings open, so a busy link needs no keepalive; each side still pings
+    // once a minute so that its RTT stays fresh.
     const reping = Math.min(KEEPALIVE_REPING_MS, keepaliveIdleMs / 2);
-    if ((idle >= keepaliveIdleMs && sincePing >= reping) || (link.initiator && sincePing >= RTT_REFRESH_MS)) {
+    if ((idle >= keepaliveIdleMs && sincePing >= reping) || sincePing >= RTT_REFRESH_MS) {
       parts.data.sendPing(link);
     }
     if (link.queue.length > 0) parts.data.flushQueue(link);
     link.nextCheckAt = nextCheck(link, now, config, keepaliveIdleMs);
   }
   parts.responder.limiter.expire(now);
-  return busy || parts.initiator.size > 0;
+  return parts.initiator.size > 0 ? Math.min(soonest ?? Infinity, config.tickMs) : soonest;
 }
 
 export const PEER_STOPPED_ANSWERING = 'peer stopped answering';
 /** A busy link's initiator measures the RTT at least this often. */
 const RTT_REFRESH_MS = 60_000;
+
+/**
+ * How long the link may be quiet before this side pings. The side that started the link pings
+ * first; the other waits halfway to the deadline, so one keepalive exchange serves both ends
+ * (two sides pinging in the same tick would double the traffic) and either end still notices a
+ * dead peer in time.
+ */
+function pingAfter(link: Link, config: LinkConfig): number {
+  const keepalive = link.liveness?.keepaliveIdleMs ?? config.keepaliveIdleMs;
+  if (link.initiator) return keepalive;
+  const dead = link.liveness?.deadAfterMs ?? config.deadAfterMs;
+  return keepalive + (dead - keepalive) / 2;
+}
 
 /**
  * When the link next needs the tick: its keepalive (or re-ping) time, RTT refresh, or re-handshake,
@@ -66,7 +81,7 @@ function nextCheck(link: Link, now: number, config: LinkConfig, keepaliveIdleMs:
   let at = now + MAX_CHECK_GAP_MS;
   const quietAt = link.lastReceivedAt + keepaliveIdleMs;
   at = Math.min(at, quietAt > now ? quietAt : now + Math.min(KEEPALIVE_REPING_MS, keepaliveIdleMs / 2));
-  if (link.initiator) at = Math.min(at, link.lastPingSentAt + RTT_REFRESH_MS);
+  at = Math.min(at, link.lastPingSentAt + RTT_REFRESH_MS);
   const session = link.current;
   const rekeyAt =
     session.createdAt + (session.initiatedHere ? config.handshakeRekeyAfterMs : config.handshakeRekeyAfterMs + config.responderRekeyDelayMs);

@@ -37,6 +37,10 @@ export interface NodeContext {
   route(destination: Address, body: RoutedBody, options: RouteOptions): void;
   /** Connect to a peer whose record we learned; no-op if already connected or pending. */
   connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap'): void;
+  /** Whether this node itself saw peers fail recently (told to neighbours in status messages). */
+  seesChurn(): boolean;
+  /** A neighbour says it sees churn: watch our own links closely for a while too. */
+  heardChurn(): void;
   /** Close a connection this node no longer needs. */
   disconnect(address: Address, reason: string): void;
 }

@@ -59,14 +59,15 @@ const MAX_CONNECTIONS = 160;
 const REPLY_WAIT_MS = 5_000;
 /**
  * Failure detection adapts to churn. In a quiet ring every link uses the link layer's defaults
- * (keepalive after 20 s of silence, dead after 30 s: cheap). Once this node has seen a near
- * neighbour fail (not leave) in the last CHURN_MEMORY_MS, its near links switch to
+ * (keepalive after 20 s of silence, dead after 30 s: cheap). Once this node has seen any peer
+ * fail (stop answering, not leave) in the last CHURN_MEMORY_MS, or a neighbour's status said it
+ * had, its near links switch to
  * FAST_NEAR_LIVENESS and its other links to CHURN_LIVENESS for that long: a crashed neighbour is
- * noticed in about 3 s instead of 30 s (what keeps the ring consistent under churn, and what finds
+ * noticed in about 2 s instead of 30 s (what keeps the ring consistent under churn, and what finds
  * the other victims of a mass failure soon after the first), and a dead shortcut in about 12 s, at
  * the cost of more keepalives while the churn lasts.
  */
-const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 3_000 } as const;
+const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 500, deadAfterMs: 2_000 } as const;
 const CHURN_LIVENESS = { keepaliveIdleMs: 5_000, deadAfterMs: 12_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
 
@@ -102,7 +103,9 @@ export class OverlayNode {
   private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number }>();
   private readonly bootstrapEndpoints = new Set<string>();
   private housekeeping: TimerHandle | null = null;
-  private lastNeighbourFailureAt = -Infinity;
+  private lastFailureAt = -Infinity;
+  /** Last time a neighbour said it sees churn (not passed on, so churn news cannot echo forever). */
+  private heardChurnAt = -Infinity;
   private running = false;
 
   constructor(init: OverlayNodeInit, private readonly components: OverlayNodeComponents) {
@@ -133,6 +136,13 @@ export class OverlayNode {
       route: (destination, body, options) => this.route(destination, body, options),
       connectTo: (record, reason) => this.connectTo(record, reason),
       disconnect: (a, reason) => this.disconnect(a, reason),
+      seesChurn: () => this.ctx.clock.now() - this.lastFailureAt < CHURN_MEMORY_MS,
+      heardChurn: () => {
+        const now = this.ctx.clock.now();
+        if (now - this.heardChurnAt < CHURN_MEMORY_MS / 2) return;
+        this.heardChurnAt = now;
+        this.applyLiveness();
+      },
     };
     this.ring = new RingMaintenance(this.ctx, { ...defaultRingMaintenanceInit, ...init.ring });
     this.shortcuts = new Shortcuts(this.ctx, { ...defaultShortcutInit, ...init.shortcuts }, () => this.ring.joined);
@@ -241,9 +251,9 @@ export class OverlayNode {
         if (lost === undefined) return;
         this.ring.onLinkDown();
         this.dht.onNeighboursChanged();
-        if ((lost.flags & ConnectionFlag.NEAR) !== 0 && e.timedOut) {
-          this.lastNeighbourFailureAt = this.ctx.clock.now();
-          this.dht.onNeighbourFailed();
+        if (e.timedOut) {
+          this.lastFailureAt = this.ctx.clock.now();
+          if ((lost.flags & ConnectionFlag.NEAR) !== 0) this.dht.onNeighbourFailed();
         }
         this.applyLiveness();
         return;
@@ -436,7 +446,8 @@ export class OverlayNode {
 
   /** Links get the churn failure detectors while this node sees churn (see FAST_NEAR_LIVENESS). */
   private applyLiveness(): void {
-    const churn = this.ctx.clock.now() - this.lastNeighbourFailureAt < CHURN_MEMORY_MS;
+    const now = this.ctx.clock.now();
+    const churn = now - this.lastFailureAt < CHURN_MEMORY_MS || now - this.heardChurnAt < CHURN_MEMORY_MS;
     for (const c of this.table.all()) {
       const profile = !churn ? 'default' : (c.flags & ConnectionFlag.NEAR) !== 0 ? 'near' : 'churn';
       if (profile === c.liveness) continue;

@@ -13,7 +13,7 @@ import type { NodeContext } from './node-context.js';
 export interface RingMaintenanceInit {
   /** Regular status exchange with near neighbours (default 60 s: a safety net, since every change is sent at once). */
   statusIntervalMs: number;
-  /** Ring probes toward our own predecessor and successor through the far side (default 60 s). */
+  /** Ring probes toward our own predecessor and successor through the far side (default 2 min: a safety net behind the status exchange; repairs probe at once). */
   ringProbeIntervalMs: number;
   /** Least time between two repair probes of one side (default 5 s): repairs never flood. */
   repairBackoffMs: number;
@@ -23,7 +23,7 @@ export interface RingMaintenanceInit {
 
 export const defaultRingMaintenanceInit: RingMaintenanceInit = {
   statusIntervalMs: 60_000,
-  ringProbeIntervalMs: 60_000,
+  ringProbeIntervalMs: 120_000,
   repairBackoffMs: 5_000,
   joinRetryMs: 5_000,
 };
@@ -116,6 +116,7 @@ export class RingMaintenance {
   onStatus(from: Address, message: StatusMessage): void {
     // Before joining, the only peer is a bootstrap somewhere else on the ring: its lists are not ours.
     if (!this.joinedFlag) return;
+    if (message.churn) this.ctx.heardChurn();
     this.learn([...message.left, ...message.right]);
     if (message.wantReply) this.sendStatus(from, false);
   }
@@ -278,7 +279,7 @@ export class RingMaintenance {
 
   private sendStatus(peer: Address, wantReply: boolean): void {
     const { left, right } = this.neighbourRecords(this.ctx.k + 1);
-    this.ctx.sendDirect(peer, { kind: 'status', wantReply, left, right });
+    this.ctx.sendDirect(peer, { kind: 'status', wantReply, churn: this.ctx.seesChurn(), left, right });
   }
 }
 

@@ -57,7 +57,7 @@ export function encodeMessage(msg: OverlayMessage): Uint8Array {
   switch (msg.kind) {
     case 'status':
       w.u8(MessageType.STATUS, 'type');
-      writeStatus(w, msg.wantReply, msg.left, msg.right);
+      writeStatus(w, msg);
       break;
     case 'leave':
       w.u8(MessageType.LEAVE, 'type');
@@ -107,10 +107,11 @@ export function decodeMessage(bytes: Uint8Array): Result<OverlayMessage, WireErr
   switch (type) {
     case MessageType.STATUS: {
       what = 'status message';
-      const wantReply = r.bool('status wantReply');
+      const flags = r.u8('status flags');
+      if ((flags & ~STATUS_FLAGS_KNOWN) !== 0) return err({ code: 'bad-value', message: `status message has unknown flag bits 0x${flags.toString(16)}` });
       const left = readPeerList(r, what, 'left');
       const right = readPeerList(r, what, 'right');
-      msg = { kind: 'status', wantReply, left, right };
+      msg = { kind: 'status', wantReply: (flags & STATUS_WANT_REPLY) !== 0, churn: (flags & STATUS_CHURN) !== 0, left, right };
       break;
     }
     case MessageType.LEAVE: {
@@ -141,16 +142,21 @@ export function decodeMessage(bytes: Uint8Array): Result<OverlayMessage, WireErr
 
 /*
  * STATUS (type 0x10)
- *   +---------+------+-----------+----------------+----------------+
- *   | version | type | wantReply | left PeerList  | right PeerList |
- *   | 1       | 1    | 1 (0/1)   | variable       | variable       |
- *   +---------+------+-----------+----------------+----------------+
+ *   +---------+------+-------+----------------+----------------+
+ *   | version | type | flags | left PeerList  | right PeerList |
+ *   | 1       | 1    | 1     | variable       | variable       |
+ *   +---------+------+-------+----------------+----------------+
+ *   flags: bit 0 wantReply, bit 1 churn (the sender sees peers fail); other bits must be 0.
  *   Each PeerList is a count (0..8) and that many PeerRecords, nearest first.
  */
-function writeStatus(w: ByteWriter, wantReply: boolean, left: PeerRecord[], right: PeerRecord[]): void {
-  w.bool(wantReply, 'status wantReply');
-  writePeerList(w, left, 'status left neighbours');
-  writePeerList(w, right, 'status right neighbours');
+const STATUS_WANT_REPLY = 0x01;
+const STATUS_CHURN = 0x02;
+const STATUS_FLAGS_KNOWN = STATUS_WANT_REPLY | STATUS_CHURN;
+
+function writeStatus(w: ByteWriter, msg: Extract<OverlayMessage, { kind: 'status' }>): void {
+  w.u8((msg.wantReply ? STATUS_WANT_REPLY : 0) | (msg.churn ? STATUS_CHURN : 0), 'status flags');
+  writePeerList(w, msg.left, 'status left neighbours');
+  writePeerList(w, msg.right, 'status right neighbours');
 }
 
 /*

@@ -89,6 +89,8 @@ export interface StatusMessage {
   kind: 'status';
   /** Whether the receiver should answer with its own status. */
   wantReply: boolean;
+  /** The sender has seen peers fail recently: the receiver should watch its links closely too. */
+  churn: boolean;
   /** The sender's nearest neighbours counter-clockwise, nearest first. */
   left: PeerRecord[];
   /** The sender's nearest neighbours clockwise, nearest first. */
