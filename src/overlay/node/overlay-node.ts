@@ -72,7 +72,7 @@ const CHURN_LIVENESS = { keepaliveIdleMs: 5_000, deadAfterMs: 12_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
 
 /** Expiry of the bookkeeping maps below and of the churn memory. */
-const HOUSEKEEPING_MS = 10_000;
+const HOUSEKEEPING_MS = 30_000;
 
 /** Entries in each bookkeeping map (attempts, replies owed): peers cannot grow them without bound. */
 const MAX_PENDING_ENTRIES = 1024;

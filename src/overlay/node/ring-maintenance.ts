@@ -11,7 +11,7 @@ import { ConnectionFlag } from './connection-table.js';
 import type { NodeContext } from './node-context.js';
 
 export interface RingMaintenanceInit {
-  /** Regular status exchange with near neighbours (default 60 s: a safety net, since every change is sent at once). */
+  /** Regular status exchange with near neighbours (default 2 min: a safety net, since every change is sent at once). */
   statusIntervalMs: number;
   /** Ring probes toward our own predecessor and successor through the far side (default 2 min: a safety net behind the status exchange; repairs probe at once). */
   ringProbeIntervalMs: number;
@@ -22,7 +22,7 @@ export interface RingMaintenanceInit {
 }
 
 export const defaultRingMaintenanceInit: RingMaintenanceInit = {
-  statusIntervalMs: 60_000,
+  statusIntervalMs: 120_000,
   ringProbeIntervalMs: 120_000,
   repairBackoffMs: 5_000,
   joinRetryMs: 5_000,

@@ -5,7 +5,7 @@ import { ConnectionFlag } from './connection-table.js';
 import type { NodeContext } from './node-context.js';
 
 export interface ShortcutInit {
-  /** How often the shortcut count is checked and one missing shortcut is asked for (default 10 s). */
+  /** How often the shortcut count is checked and a missing shortcut is asked for (default 20 s, two requests at most in flight). */
   intervalMs: number;
   /** A shortcut is replaced by a fresh draw after a random time in [min, max] (defaults 20–40 min). */
   minLifetimeMs: number;
@@ -13,7 +13,7 @@ export interface ShortcutInit {
 }
 
 export const defaultShortcutInit: ShortcutInit = {
-  intervalMs: 10_000,
+  intervalMs: 20_000,
   minLifetimeMs: 20 * 60_000,
   maxLifetimeMs: 40 * 60_000,
 };
@@ -114,8 +114,8 @@ export class Shortcuts {
     if (current.length > target) {
       const newest = current.sort((a, b) => (table.get(b)?.since ?? 0) - (table.get(a)?.since ?? 0))[0];
       if (newest !== undefined) this.release(newest, 'more shortcuts than the ring size needs');
-    } else if (current.length < target && this.pending.size < 2) {
-      this.request();
+    } else {
+      for (let missing = target - current.length; missing > 0 && this.pending.size < 2; missing--) this.request();
     }
   }
 
