@@ -249,7 +249,7 @@ export class OverlayNode {
       case 'down': {
         const lost = this.table.remove(e.peer);
         if (lost === undefined) return;
-        this.ring.onLinkDown();
+        this.ring.onLinkDown((lost.flags & ConnectionFlag.NEAR) !== 0);
         this.dht.onNeighboursChanged();
         if (e.timedOut) {
           this.lastFailureAt = this.ctx.clock.now();
@@ -281,14 +281,16 @@ export class OverlayNode {
       case 'status':
         if (this.table.has(from)) this.ring.onStatus(from, m);
         return;
-      case 'leave':
+      case 'leave': {
         this.ring.onLeave(m);
-        if (this.table.remove(from) !== undefined) {
+        const left = this.table.remove(from);
+        if (left !== undefined) {
           this.links.close(from, 'peer left');
-          this.ring.onLinkDown();
+          this.ring.onLinkDown((left.flags & ConnectionFlag.NEAR) !== 0);
           this.dht.onNeighboursChanged();
         }
         return;
+      }
       case 'routed':
         this.forwardRouted(m, from);
         return;
@@ -438,9 +440,10 @@ export class OverlayNode {
   }
 
   private disconnect(address: Address, reason: string): void {
-    if (this.table.remove(address) === undefined) return;
+    const gone = this.table.remove(address);
+    if (gone === undefined) return;
     this.links.close(address, reason);
-    this.ring.onLinkDown();
+    this.ring.onLinkDown((gone.flags & ConnectionFlag.NEAR) !== 0);
     this.dht.onNeighboursChanged();
   }
 

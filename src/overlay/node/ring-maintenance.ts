@@ -21,6 +21,9 @@ export interface RingMaintenanceInit {
   joinRetryMs: number;
 }
 
+/** A second look at the ring this long after a neighbour went away (see scheduleVerify). */
+const VERIFY_AFTER_MS = 8_000;
+
 export const defaultRingMaintenanceInit: RingMaintenanceInit = {
   statusIntervalMs: 120_000,
   ringProbeIntervalMs: 120_000,
@@ -38,6 +41,7 @@ export class RingMaintenance {
   private readonly timers: TimerHandle[] = [];
   private statusSoon: TimerHandle | null = null;
   private joinRetry: TimerHandle | null = null;
+  private verifyTimer: TimerHandle | null = null;
   private lastRepair = { left: -Infinity, right: -Infinity };
   private nextToken = 1;
 
@@ -66,6 +70,8 @@ export class RingMaintenance {
   stop(): void {
     this.joinRetry?.cancel();
     this.joinRetry = null;
+    this.verifyTimer?.cancel();
+    this.verifyTimer = null;
     for (const t of this.timers) t.cancel();
     this.timers.length = 0;
     this.statusSoon?.cancel();
@@ -87,7 +93,8 @@ export class RingMaintenance {
     if (this.ctx.table.get(peer) !== undefined && this.isNear(peer)) this.sendStatus(peer, true);
   }
 
-  onLinkDown(): void {
+  /** A connection went away (already removed from the table); `wasNear` if it was a near neighbour. */
+  onLinkDown(wasNear: boolean): void {
     if (this.ctx.table.size === 0 && this.bootstraps.length > 0 && this.joinedFlag) {
       // Cut off from the ring (every connection lost): join again through the bootstrap peers.
       this.joinedFlag = false;
@@ -99,7 +106,23 @@ export class RingMaintenance {
     this.recomputeNear();
     const { table, k } = this.ctx;
     if (table.left(k).length < k || table.right(k).length < k) this.repair();
-    if (!sameSet(before, this.nearSet())) this.scheduleStatus();
+    if (wasNear || !sameSet(before, this.nearSet())) {
+      this.scheduleStatus();
+      if (wasNear) this.scheduleVerify();
+    }
+  }
+
+  /**
+   * After a neighbour went away, probe both sides again a little later: the first repair may have
+   * been routed through other nodes that had failed too (a mass failure) and been lost, and a side
+   * can look full while a closer live node is still unknown.
+   */
+  private scheduleVerify(): void {
+    if (this.verifyTimer !== null || !this.joinedFlag) return;
+    this.verifyTimer = this.ctx.clock.setTimeout(() => {
+      this.verifyTimer = null;
+      this.probeRing();
+    }, VERIFY_AFTER_MS);
   }
 
   /**

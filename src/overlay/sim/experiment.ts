@@ -221,7 +221,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     });
   }
   // Long enough for the last ping (20 s timeout), the broadcast and the DHT checks (3 tries of 5 s).
-  sim.queue.runUntil(sim.now + samples * 5 + (checked ?? 0) * 2 + 30_000);
+  sim.queue.runUntil(sim.now + samples * 5 + (checked ?? 0) * 2 + (checked === undefined ? 30_000 : 60_000));
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
 
   const totalConnections = live.reduce((n, s) => n + s.node.table.size, 0);
