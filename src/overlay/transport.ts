@@ -10,6 +10,13 @@ export interface DatagramTransport {
   readonly localEndpoint: Endpoint;
   /** Fire and forget: datagrams may be lost, duplicated or reordered. Never throws for a bad peer. */
   send(to: Endpoint, bytes: Uint8Array): void;
+  /**
+   * Optional: sends with a small IP TTL (hop limit), so that the datagram opens this host's own NAT
+   * mapping toward `to` and dies in the network before it reaches the far side's NAT. Used for the
+   * first hole-punching probe toward a peer behind a NAT (see DESIGN.md, "Linux NATs and the first
+   * probe"). Transports without it simply do not send openers.
+   */
+  sendOpener?(to: Endpoint, bytes: Uint8Array, ttl: number): void;
   /** Sets the single receive handler. */
   onPacket(handler: (from: Endpoint, bytes: Uint8Array) => void): void;
   close(): void;
@@ -48,6 +55,27 @@ export function parseEndpoint(text: string): ParsedEndpoint | null {
   const port = Number(portText);
   if (port < 1 || port > 65535) return null;
   return { host, port, family };
+}
+
+const RELAY_ENDPOINT = /^relay:([0-9a-f]{40}):([0-9a-f]{40})$/;
+
+/**
+ * A path through a relay, written `relay:<relay address>:<peer address>` (40 hex digits each):
+ * the node wraps datagrams for such an endpoint into a relay-send to the relay, which passes them
+ * to the peer. The link layer treats it as one more endpoint (handshakes, keepalives, roaming).
+ */
+export function relayEndpoint(relayHex: string, peerHex: string): Endpoint {
+  return `relay:${relayHex}:${peerHex}`;
+}
+
+/** The relay and peer (hex) of a relay endpoint; null for anything else. */
+export function parseRelayEndpoint(text: string): { relayHex: string; peerHex: string } | null {
+  const m = RELAY_ENDPOINT.exec(text);
+  return m === null ? null : { relayHex: m[1] as string, peerHex: m[2] as string };
+}
+
+export function isRelayEndpoint(text: string): boolean {
+  return text.startsWith('relay:') && RELAY_ENDPOINT.test(text);
 }
 
 export function formatEndpoint(host: string, port: number): Endpoint {

@@ -37,7 +37,7 @@ function randomRecord(r: Random): DhtRecord {
 function randomBody(r: Random, victim: bigint): RoutedBody {
   switch (r.int(9)) {
     case 0:
-      return { type: 'connect-request', token: r.int(2 ** 32), purpose: r.int(3) as 0 | 1 | 2, requester: randomPeer(r) };
+      return { type: 'connect-request', token: r.int(2 ** 32), purpose: r.int(3) as 0 | 1 | 2, requester: randomPeer(r), via: null };
     case 1:
       return { type: 'connect-reply', token: r.int(2 ** 32), responder: randomPeer(r), left: [randomPeer(r)], right: [randomPeer(r)] };
     case 2:

@@ -18,6 +18,7 @@ import {
 import {
   MAX_APP_DATA_BYTES,
   MAX_MESSAGE_BYTES,
+  MAX_RELAY_PAYLOAD_BYTES,
   MessageType,
   OVERLAY_WIRE_VERSION,
   type DhtRecord,
@@ -106,7 +107,29 @@ const samples: { name: string; msg: OverlayMessage }[] = [
     name: 'broadcast (max data)',
     msg: { kind: 'broadcast', id: bytesOf(8, 6), origin: A4, rangeStart: A1, rangeEnd: A1, hops: 0, channel: 0, data: bytesOf(MAX_APP_DATA_BYTES, 1) },
   },
-  { name: 'routed connect-request', msg: routed({ type: 'connect-request', token: 0xffffffff, purpose: 2, requester: peerV6 }, { mode: 3, forwardTo: A2 }) },
+  { name: 'routed connect-request', msg: routed({ type: 'connect-request', token: 0xffffffff, purpose: 2, requester: peerV6, via: null }, { mode: 3, forwardTo: A2 }) },
+  {
+    name: 'routed connect-request (via, NATed requester)',
+    msg: routed({ type: 'connect-request', token: 3, purpose: 0, requester: { ...peerV4, nat: 1 }, via: A3 }),
+  },
+  {
+    name: 'routed path-request',
+    msg: routed({
+      type: 'path-request',
+      token: 11,
+      requester: { ...peerMixed, nat: 2 },
+      neighbours: [
+        { address: A1, ageSeconds: 0xffffffff, rttMs: 0 },
+        { address: A2, ageSeconds: 0, rttMs: null },
+        { address: A3, ageSeconds: 17, rttMs: 0xfffe },
+      ],
+    }),
+  },
+  { name: 'routed path-reply (no neighbours)', msg: routed({ type: 'path-reply', token: 12, responder: peerV6, neighbours: [] }) },
+  { name: 'endpoint-report v4', msg: { kind: 'endpoint-report', observed: '203.0.113.9:61000' } },
+  { name: 'endpoint-report v6', msg: { kind: 'endpoint-report', observed: '[2001:db8::1]:1' } },
+  { name: 'relay-send', msg: { kind: 'relay-send', to: A2, payload: bytesOf(1200, 7) } },
+  { name: 'relay-deliver (max)', msg: { kind: 'relay-deliver', from: A4, payload: bytesOf(MAX_RELAY_PAYLOAD_BYTES, 8) } },
   {
     name: 'routed connect-reply',
     msg: routed({ type: 'connect-reply', token: 7, responder: peerV4, left: [peerV6, peerMixed], right: eightPeers }, { mode: 0, excludeSource: true }),
@@ -184,7 +207,7 @@ test('every message kind and routed body round-trips, and the encoding is canoni
     assert.ok(sameBytes(encodeMessage(decoded), bytes), `${name}: re-encoding differs`);
     kinds.add(msg.kind === 'routed' ? `routed ${msg.body.type}` : msg.kind);
   }
-  assert.equal(kinds.size, 4 + 9, 'all 4 plain kinds and 9 routed bodies are covered');
+  assert.equal(kinds.size, 7 + 11, 'all 7 plain kinds and 11 routed bodies are covered');
 });
 
 test('random messages round-trip', () => {
@@ -323,7 +346,12 @@ test('encoding rejects invalid endpoints with a TypeError, and out-of-range fiel
     routed({ type: 'ping', id: 1.5, sentAt: 0 }),
     routed({ type: 'crawl-request', id: 1 }, { ttl: 256 }),
     routed({ type: 'crawl-request', id: 1 }, { mode: 4 as 0 }),
-    routed({ type: 'connect-request', token: 1, purpose: 3 as 0, requester: peerV4 }),
+    routed({ type: 'connect-request', token: 1, purpose: 3 as 0, requester: peerV4, via: null }),
+    routed({ type: 'connect-request', token: 1, purpose: 0, requester: { ...peerV4, nat: 3 as 0 }, via: null }),
+    routed({ type: 'path-reply', token: 1, responder: peerV4, neighbours: Array.from({ length: 33 }, () => ({ address: A1, ageSeconds: 1, rttMs: 1 })) }),
+    routed({ type: 'path-reply', token: 1, responder: peerV4, neighbours: [{ address: A1, ageSeconds: 1, rttMs: 0xffff }] }),
+    { kind: 'relay-send', to: A1, payload: new Uint8Array(0) },
+    { kind: 'relay-deliver', from: A1, payload: new Uint8Array(MAX_RELAY_PAYLOAD_BYTES + 1) },
     routed({ type: 'app', channel: 65536, data: new Uint8Array(0) }),
     routed({ type: 'app', channel: 1, data: new Uint8Array(MAX_APP_DATA_BYTES + 1) }),
     routed({ type: 'dht-response', requestId: 1, status: 0, records: Array.from({ length: 17 }, (_, i) => dhtRecord(i)) }),
@@ -385,15 +413,17 @@ test('malformed: bad version', () => {
 
 test('malformed: unknown message type and routed body type', () => {
   const bytes = encodeMessage(samples[0]!.msg);
-  for (const type of [0x00, 0x0f, 0x15, 0xff]) expectError(patched(bytes, (v) => v.setUint8(1, type)), 'unknown-type');
+  for (const type of [0x00, 0x0f, 0x18, 0xff]) expectError(patched(bytes, (v) => v.setUint8(1, type)), 'unknown-type');
   const ping = encodeMessage(routed({ type: 'ping', id: 1, sentAt: 2 }));
-  for (const type of [0x00, 0x0a, 0xff]) expectError(patched(ping, (v) => v.setUint8(ROUTED.bodyType, type)), 'unknown-type', /body type/);
+  for (const type of [0x00, 0x0c, 0xff]) expectError(patched(ping, (v) => v.setUint8(ROUTED.bodyType, type)), 'unknown-type', /body type/);
 });
 
 test('malformed: counts and sizes out of range', () => {
   const status = encodeMessage({ kind: 'status', wantReply: false, churn: false, left: [peerV4], right: [] });
   expectError(patched(status, (v) => v.setUint8(3, 12)), 'bad-length', /status message lists 12 left neighbours, at most 8 allowed/);
   expectError(patched(status, (v) => v.setUint8(24, 5)), 'bad-length', /5 endpoints, at most 4 allowed/);
+  expectError(patched(status, (v) => v.setUint8(24, 0x31)), 'bad-value', /unknown bits/);
+  expectError(patched(status, (v) => v.setUint8(24, 0x41)), 'bad-value', /unknown bits/);
   const crawl = encodeMessage(routed({ type: 'crawl-reply', id: 1, left: [], right: [] }));
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.body + 5, 9)), 'bad-length', /crawl-reply lists 9 right neighbours/);
 
@@ -426,7 +456,7 @@ test('malformed: bad enum, boolean, flag and number values', () => {
   expectError(patched(status, (v) => v.setUint8(25, 5)), 'bad-value', /address family 5/);
   expectError(patched(status, (v) => v.setUint16(30, 0)), 'bad-value', /port 0/);
 
-  const connect = encodeMessage(routed({ type: 'connect-request', token: 1, purpose: 0, requester: peerBare }));
+  const connect = encodeMessage(routed({ type: 'connect-request', token: 1, purpose: 0, requester: peerBare, via: null }));
   expectError(patched(connect, (v) => v.setUint8(ROUTED.body + 4, 3)), 'bad-value', /purpose/);
   const request = encodeMessage(routed({ type: 'dht-request', requestId: 1, op: 1, key: bytesOf(4, 0), record: dhtRecord(2) }));
   expectError(patched(request, (v) => v.setUint8(ROUTED.body + 4, 4)), 'bad-value', /op/);
@@ -535,7 +565,9 @@ function randomEndpoint(random: Random): string {
 }
 
 function randomPeer(random: Random): PeerRecord {
-  return { address: randomAddress(random), endpoints: Array.from({ length: random.int(5) }, () => randomEndpoint(random)) };
+  const endpoints = Array.from({ length: random.int(5) }, () => randomEndpoint(random));
+  const nat = random.int(3);
+  return nat === 0 ? { address: randomAddress(random), endpoints } : { address: randomAddress(random), endpoints, nat: nat as 1 | 2 };
 }
 
 function randomPeers(random: Random): PeerRecord[] {
@@ -562,9 +594,19 @@ function randomFloat(random: Random): number {
 
 function randomBody(random: Random, maxBytes: number): RoutedBody {
   const u32 = (): number => random.int(2 ** 32);
-  switch (random.int(9)) {
+  switch (random.int(10)) {
+    case 8: {
+      const neighbours = Array.from({ length: random.int(33) }, () => ({
+        address: randomAddress(random),
+        ageSeconds: u32(),
+        rttMs: random.int(4) === 0 ? null : random.int(0xffff),
+      }));
+      return random.int(2) === 0
+        ? { type: 'path-request', token: u32(), requester: randomPeer(random), neighbours }
+        : { type: 'path-reply', token: u32(), responder: randomPeer(random), neighbours };
+    }
     case 0:
-      return { type: 'connect-request', token: u32(), purpose: random.int(3) as 0, requester: randomPeer(random) };
+      return { type: 'connect-request', token: u32(), purpose: random.int(3) as 0, requester: randomPeer(random), via: random.int(2) === 0 ? null : randomPeer(random).address };
     case 1:
       return { type: 'connect-reply', token: u32(), responder: randomPeer(random), left: randomPeers(random), right: randomPeers(random) };
     case 2:
@@ -597,7 +639,13 @@ function randomBody(random: Random, maxBytes: number): RoutedBody {
 
 /** Any message; byte fields (values, data) at most `maxBytes` long. */
 function randomMessage(random: Random, maxBytes: number): OverlayMessage {
-  switch (random.int(5)) {
+  switch (random.int(6)) {
+    case 4: {
+      const pick = random.int(3);
+      if (pick === 0) return { kind: 'endpoint-report', observed: randomEndpoint(random) };
+      const payload = random.bytes(1 + random.int(Math.min(maxBytes, MAX_RELAY_PAYLOAD_BYTES)));
+      return pick === 1 ? { kind: 'relay-send', to: randomAddress(random), payload } : { kind: 'relay-deliver', from: randomAddress(random), payload };
+    }
     case 0:
       return { kind: 'status', wantReply: random.int(2) === 1, churn: random.int(2) === 1, left: randomPeers(random), right: randomPeers(random) };
     case 1:

@@ -14,6 +14,7 @@ export const LINK_DEFAULTS = {
   maxQueuedPerPeer: 128,
   handshakeRatePerSource: 20,
   tickMs: 1_000,
+  openerTtl: 2,
 } as const;
 
 /** Re-ping an idle peer this often once the first keepalive went unanswered (a lost ping is not a dead peer). */
@@ -75,6 +76,7 @@ export interface LinkConfig {
   maxQueuedPerPeer: number;
   handshakeRatePerSource: number;
   tickMs: number;
+  openerTtl: number;
 }
 
 /** Applies the defaults and validates; throws RangeError on nonsense (a programming error, at start-up). */
@@ -113,5 +115,6 @@ export function resolveConfig(init: LinkLayerInit): LinkConfig {
     maxQueuedPerPeer: Math.floor(positive('maxQueuedPerPeer', init.maxQueuedPerPeer, LINK_DEFAULTS.maxQueuedPerPeer)),
     handshakeRatePerSource: positive('handshakeRatePerSource', init.handshakeRatePerSource, LINK_DEFAULTS.handshakeRatePerSource),
     tickMs: positive('tickMs', init.tickMs, LINK_DEFAULTS.tickMs),
+    openerTtl: Math.min(255, Math.floor(positive('openerTtl', init.openerTtl, LINK_DEFAULTS.openerTtl))),
   };
 }

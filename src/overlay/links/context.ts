@@ -23,6 +23,8 @@ export interface LinkContext {
   readonly stats: LinkStats;
   /** Sends one datagram and counts it. */
   sendDatagram(to: Endpoint, bytes: Uint8Array): void;
+  /** Sends one datagram with the opener TTL; false when the transport cannot (nothing sent). */
+  sendOpener(to: Endpoint, bytes: Uint8Array): boolean;
   emit(event: LinkEvent): void;
   /** A fresh local session index, unused by any session or pending handshake. */
   newIndex(): number;

@@ -87,6 +87,23 @@ export class DataPath {
     this.transmit(link, session, ContentType.KEEPALIVE_PING, keepaliveBody(link.pingId), now);
   }
 
+  /** A keepalive ping to another endpoint than the link's (a path probe); its pong measures that path. */
+  sendPingTo(link: Link, endpoint: Endpoint, opener: boolean): void {
+    const now = this.ctx.clock.now();
+    const session = this.sendingSession(link, now);
+    if (session === null) return;
+    const packet = session.seal(ContentType.KEEPALIVE_PING, keepaliveBody((link.pingId + 1) >>> 0), now);
+    if (opener) {
+      // Meant to die on the way (it only opens our NAT): not a ping whose answer we wait for.
+      this.ctx.sendOpener(endpoint, packet);
+      return;
+    }
+    link.pingId = (link.pingId + 1) >>> 0;
+    link.pingSentAt = now;
+    link.lastPingSentAt = now;
+    this.ctx.sendDatagram(endpoint, packet);
+  }
+
   /** Tells the peer (if a session may send) and forgets the link. */
   close(link: Link, reason: string): void {
     const now = this.ctx.clock.now();

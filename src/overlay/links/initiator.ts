@@ -1,11 +1,12 @@
 import { type Address, addressFromPublicKey, shortAddress } from '../address.js';
-import { type Endpoint, parseEndpoint } from '../transport.js';
+import { type Endpoint, isRelayEndpoint, parseEndpoint } from '../transport.js';
 import { MAX_PENDING_HANDSHAKES } from './config.js';
 import type { LinkContext } from './context.js';
 import { type InitiatorHandshake, completeInit, createInit, verifyResp } from './handshake.js';
 import type { Link } from './link-table.js';
 import { linkInfo } from './link-table.js';
 import type { HandshakeResp } from './packet-codec.js';
+import type { ConnectOptions } from './types.js';
 import { Session } from './session.js';
 
 /** A handshake this node started: a connect (link null) or a rekey of `link`. */
@@ -16,6 +17,8 @@ export interface PendingHandshake {
   readonly link: Link | null;
   attempts: number;
   lastSentAt: number;
+  /** No full-TTL INIT before this time (an opener went first). */
+  holdUntil: number;
 }
 
 /**
@@ -39,16 +42,16 @@ export class Initiator {
     return this.pending.has(index);
   }
 
-  connect(endpoint: Endpoint, expectedPeer: Address | null): void {
+  connect(endpoint: Endpoint, expectedPeer: Address | null, options: ConnectOptions = {}): void {
     const { ctx } = this;
-    if (parseEndpoint(endpoint) === null) return this.failEarly(endpoint, expectedPeer, 'malformed endpoint');
+    if (parseEndpoint(endpoint) === null && !isRelayEndpoint(endpoint)) return this.failEarly(endpoint, expectedPeer, 'malformed endpoint');
     if (expectedPeer === ctx.identity.address) return this.failEarly(endpoint, expectedPeer, 'cannot link to itself');
     if (expectedPeer !== null && ctx.table.links.has(expectedPeer)) return;
     if (expectedPeer === null) {
       for (const link of ctx.table.links.values()) if (link.endpoint === endpoint) return;
     }
     if (this.connectsByEndpoint.has(endpoint)) return;
-    this.start(endpoint, expectedPeer, null);
+    this.start(endpoint, expectedPeer, null, options);
   }
 
   startRekey(link: Link): void {
@@ -146,7 +149,7 @@ export class Initiator {
   tick(now: number): void {
     const { config } = this.ctx;
     for (const p of this.pending.values()) {
-      if (now - p.lastSentAt < config.handshakeRetryMs) continue;
+      if (now - p.lastSentAt < config.handshakeRetryMs || now < p.holdUntil) continue;
       if (p.attempts >= config.handshakeAttempts) {
         this.abandon(p, `no answer after ${p.attempts} handshake attempts`);
         continue;
@@ -162,7 +165,7 @@ export class Initiator {
     this.connectsByEndpoint.clear();
   }
 
-  private start(endpoint: Endpoint, expectedPeer: Address | null, link: Link | null): void {
+  private start(endpoint: Endpoint, expectedPeer: Address | null, link: Link | null, options: ConnectOptions = {}): void {
     const { ctx } = this;
     if (this.pending.size >= MAX_PENDING_HANDSHAKES) {
       const oldest = this.pending.values().next();
@@ -180,11 +183,21 @@ export class Initiator {
       timestamp,
       ephemeralSeed: ctx.random.bytes(32),
     });
-    const p: PendingHandshake = { hs, endpoint, expectedPeer, link, attempts: 1, lastSentAt: now };
+    const holdMs = options.holdMs ?? (options.opener === true ? ctx.config.handshakeRetryMs : 0);
+    const p: PendingHandshake = { hs, endpoint, expectedPeer, link, attempts: 1, lastSentAt: now, holdUntil: now + holdMs };
     this.pending.set(hs.localIndex, p);
     if (link === null) this.connectsByEndpoint.set(endpoint, p);
     else link.rekeyIndex = hs.localIndex;
-    ctx.sendDatagram(endpoint, hs.packet);
+    if (options.opener === true && ctx.sendOpener(endpoint, hs.packet)) {
+      // The opener is not an attempt: the full-TTL INITs after the hold still get every try.
+      p.attempts = 0;
+      p.lastSentAt = now - ctx.config.handshakeRetryMs;
+    } else if (holdMs > 0) {
+      p.attempts = 0;
+      p.lastSentAt = now - ctx.config.handshakeRetryMs;
+    } else {
+      ctx.sendDatagram(endpoint, hs.packet);
+    }
   }
 
   /** Gives up: `connect-failed` for a connect, a later retry for a rekey. */

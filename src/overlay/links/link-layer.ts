@@ -1,6 +1,6 @@
 import { type Address, shortAddress } from '../address.js';
 import type { TimerHandle } from '../clock.js';
-import type { Endpoint } from '../transport.js';
+import { type Endpoint, isRelayEndpoint } from '../transport.js';
 import { type LinkConfig, resolveConfig } from './config.js';
 import { type LinkContext, emptyStats } from './context.js';
 import { DataPath } from './data-path.js';
@@ -9,7 +9,7 @@ import { type Link, LinkTable, linkInfo } from './link-table.js';
 import { PEER_STOPPED_ANSWERING, rekeyAllowed, runMaintenance } from './maintenance.js';
 import { PROTOCOL_VERSION, PacketType, decodePacket } from './packet-codec.js';
 import { Responder } from './responder.js';
-import type { LinkEvent, LinkInfo, LinkLayer, LinkLayerComponents, LinkLayerInit, LinkLiveness, LinkStats } from './types.js';
+import type { ConnectOptions, LinkEvent, LinkInfo, LinkLayer, LinkLayerComponents, LinkLayerInit, LinkLiveness, LinkStats } from './types.js';
 
 /** A quiet link layer (see LinkLayerImpl.tick) runs its maintenance this many times less often. */
 const IDLE_TICK_FACTOR = 3;
@@ -84,6 +84,12 @@ class LinkLayerImpl implements InspectableLinkLayer {
         this.stats.packetsOut++;
         transport.send(to, bytes);
       },
+      sendOpener: (to, bytes) => {
+        if (transport.sendOpener === undefined || isRelayEndpoint(to)) return false;
+        this.stats.packetsOut++;
+        transport.sendOpener(to, bytes, config.openerTtl);
+        return true;
+      },
       emit: (event) => this.emit(event),
       newIndex: () => this.newIndex(),
       sendPing: (link) => this.data.sendPing(link),
@@ -99,10 +105,23 @@ class LinkLayerImpl implements InspectableLinkLayer {
     this.scheduleTick(config.tickMs);
   }
 
-  connect(endpoint: Endpoint, expectedPeer?: Address): void {
+  connect(endpoint: Endpoint, expectedPeer?: Address, options?: ConnectOptions): void {
     if (this.stopped) return;
-    this.initiator.connect(endpoint, expectedPeer ?? null);
+    this.initiator.connect(endpoint, expectedPeer ?? null, options ?? {});
     this.wake();
+  }
+
+  probePath(peer: Address, endpoint: Endpoint, options?: { opener?: boolean }): void {
+    const link = this.table.links.get(peer);
+    if (link === undefined || this.stopped) return;
+    this.data.sendPingTo(link, endpoint, options?.opener === true);
+  }
+
+  redirect(peer: Address, endpoint: Endpoint): void {
+    const link = this.table.links.get(peer);
+    if (link === undefined || this.stopped || link.endpoint === endpoint) return;
+    this.ctx.log.info('path changed', { peer: shortAddress(peer), endpoint });
+    link.endpoint = endpoint;
   }
 
   send(peer: Address, payload: Uint8Array): boolean {

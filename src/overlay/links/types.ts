@@ -54,6 +54,8 @@ export interface LinkLayerInit {
   maxQueuedPerPeer?: number;
   /** Handshake initiations accepted per source IP per second (default 20) before new ones are dropped. */
   handshakeRatePerSource?: number;
+  /** IP TTL of opener probes (default 2: past this host's NAT, dead at the next router). */
+  openerTtl?: number;
   /** How often the single maintenance tick runs (default 1 s). */
   tickMs?: number;
 }
@@ -66,6 +68,18 @@ export interface LinkLayerComponents {
   identity: Identity;
   admission: AdmissionCheck;
   log: Logger;
+}
+
+/** How a connect starts (NAT traversal). */
+export interface ConnectOptions {
+  /**
+   * Send the first INIT as an opener (transport.sendOpener, a low IP TTL): it opens this host's
+   * NAT mapping toward the endpoint without reaching the far NAT, so it cannot spoil the far side's
+   * mapping. Full INITs follow after `holdMs`, unless the peer's own INIT arrives first.
+   */
+  opener?: boolean;
+  /** Wait this long before the first full-TTL INIT (default 0; with an opener, the retry interval). */
+  holdMs?: number;
 }
 
 export interface LinkLiveness {
@@ -113,7 +127,15 @@ export interface LinkLayer {
    * responder with another address is refused. The outcome arrives as an `up` or
    * `connect-failed` event. Idempotent while a handshake to the same endpoint is pending.
    */
-  connect(endpoint: Endpoint, expectedPeer?: Address): void;
+  connect(endpoint: Endpoint, expectedPeer?: Address, options?: ConnectOptions): void;
+  /**
+   * Sends an authenticated keepalive on the peer's session to another endpoint (a path probe).
+   * If it arrives, the peer moves its side of the link to that endpoint (roaming) and answers
+   * there, and this side follows. No-op without a link.
+   */
+  probePath(peer: Address, endpoint: Endpoint, options?: { opener?: boolean }): void;
+  /** Sends the link's traffic to `endpoint` from now on (a relay takes over, or another relay). */
+  redirect(peer: Address, endpoint: Endpoint): void;
   /**
    * Send one payload to a linked peer. Returns false (and counts) when there is no link or its queue
    * is full. The payload is owned by the link layer after the call.

@@ -11,9 +11,11 @@ export const ConnectionFlag = {
   SHORTCUT: 4,
   /** Asked for by the peer; the peer decides when it ends. */
   INBOUND: 8,
+  /** A relay (or reserve relay) for a peer this node cannot reach directly. */
+  RELAY: 16,
 } as const;
 
-const STRUCTURED = ConnectionFlag.NEAR | ConnectionFlag.SHORTCUT | ConnectionFlag.INBOUND;
+const STRUCTURED = ConnectionFlag.NEAR | ConnectionFlag.SHORTCUT | ConnectionFlag.INBOUND | ConnectionFlag.RELAY;
 
 export interface Connection {
   readonly address: Address;
@@ -23,7 +25,7 @@ export interface Connection {
   /** When this node's own shortcut should be replaced by a fresh draw (shortcut refresh). */
   shortcutExpiresAt: number;
   /** Which failure detector the link runs (overlay-node.ts: default, or the churn profiles). */
-  liveness: 'default' | 'near' | 'churn';
+  liveness: 'default' | 'near' | 'churn' | 'relayed';
 }
 
 /**

@@ -19,7 +19,10 @@ export interface DhtInit extends DhtStoreLimits {
   replicas: number;
   /** One request's wait for an answer (default 5 s: several overlay hops at up to 300 ms each way). */
   requestTimeoutMs: number;
-  /** Tries per request, timeouts and not-found answers included (default 3). */
+  /**
+   * Tries per request, timeouts and not-found answers included (default 4). Each retry leaves
+   * through another connection than the greedy first hop, so it takes another path.
+   */
   attempts: number;
   /** A writer re-sends its live records this often (default 5 min), restoring values lost with their replicas. */
   republishIntervalMs: number;
@@ -32,13 +35,17 @@ export interface DhtInit extends DhtStoreLimits {
 export const defaultDhtInit: DhtInit = {
   replicas: 4,
   requestTimeoutMs: 5_000,
-  attempts: 3,
+  attempts: 4,
   republishIntervalMs: 5 * 60_000,
   refreshIntervalMs: 5 * 60_000,
   maxPending: 1024,
   maxKeys: 20_000,
   maxValuesPerKey: 16,
 };
+
+/** A request made before this node has joined the ring waits for the join this long at most. */
+const JOIN_WAIT_MS = 15_000;
+const JOIN_POLL_MS = 250;
 
 /** Records one node writes and keeps republishing, at most. */
 const MAX_OWN_RECORDS = 50_000;
@@ -84,6 +91,7 @@ export class DhtService {
   constructor(
     private readonly ctx: NodeContext,
     private readonly init: DhtInit,
+    private readonly joined: () => boolean = () => true,
   ) {
     this.store = new DhtStore(init);
   }
@@ -232,9 +240,18 @@ export class DhtService {
     this.request(op, record.key, record, callback);
   }
 
-  private request(op: DhtOpValue, key: Uint8Array, record: DhtRecord | null, callback: Callback, attempt = 1): void {
-    if (this.pending.size >= this.init.maxPending) {
+  private request(op: DhtOpValue, key: Uint8Array, record: DhtRecord | null, callback: Callback, attempt = 1, waitedMs = 0): void {
+    if (this.pending.size >= this.init.maxPending || this.retries.size >= this.init.maxPending) {
       callback({ ok: false, status: 'overloaded', records: [] });
+      return;
+    }
+    if (!this.joined() && waitedMs < JOIN_WAIT_MS) {
+      // Not in the ring yet: greedy routing from here would not find the key's root.
+      const timer = this.ctx.clock.setTimeout(() => {
+        this.retries.delete(timer);
+        this.request(op, key, record, callback, attempt, waitedMs + JOIN_POLL_MS);
+      }, JOIN_POLL_MS);
+      this.retries.add(timer);
       return;
     }
     const requestId = this.nextRequestId++ >>> 0;
@@ -246,7 +263,33 @@ export class DhtService {
       else p.callback({ ok: false, status: 'timeout', records: [] });
     }, this.init.requestTimeoutMs);
     this.pending.set(requestId, { op, key, record, attempt, timer, callback });
-    this.ctx.route(addressForKey(key), { type: 'dht-request', requestId, op, key, record }, { mode: RouteMode.CLOSEST });
+    const location = addressForKey(key);
+    const firstHop = attempt > 1 ? this.detourFirstHop(location) : undefined;
+    this.ctx.route(location, { type: 'dht-request', requestId, op, key, record }, { mode: RouteMode.CLOSEST, ...(firstHop !== undefined ? { firstHop } : {}) });
+  }
+
+  /**
+   * For a retry: a random connection closer to `location` than this node, other than the greedy
+   * choice, so that the retry does not follow the path that just failed (a dead hop not yet
+   * detected). None when no such connection exists.
+   */
+  private detourFirstHop(location: Address): Address | undefined {
+    const own = ringDistance(this.ctx.self, location);
+    let best: Address | undefined;
+    let bestDistance = own;
+    const closer: Address[] = [];
+    for (const c of this.ctx.table.structured()) {
+      const d = ringDistance(c, location);
+      if (d >= own) continue;
+      closer.push(c);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = c;
+      }
+    }
+    const others = closer.filter((c) => c !== best);
+    if (others.length === 0) return undefined;
+    return others[this.ctx.random.int(others.length)];
   }
 
   private retryLater(p: Pending, delayMs: number): void {

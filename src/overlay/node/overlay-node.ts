@@ -6,15 +6,19 @@ import { createLinkLayer } from '../links/link-layer.js';
 import type { LinkEvent, LinkLayer, LinkLayerInit } from '../links/types.js';
 import type { Logger } from '../log.js';
 import type { Random } from '../random.js';
-import type { DatagramTransport } from '../transport.js';
+import type { DatagramTransport, Endpoint } from '../transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
-import { ConnectPurpose, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
+import { ConnectPurpose, NatKind, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
 import { Broadcast, type BroadcastHandler, defaultBroadcastInit } from './broadcast.js';
 import { ConnectionFlag, ConnectionTable } from './connection-table.js';
 import { DhtService, defaultDhtInit, type DhtInit } from './dht-service.js';
 import type { NodeContext, RouteOptions } from './node-context.js';
 import { RoutedPending } from './routed-pending.js';
 import { decideRoute } from './router.js';
+import { EndpointBook } from './endpoint-book.js';
+import { NodeTransport, relayOf } from './node-transport.js';
+import { RelayService, type RelayServiceInit, defaultRelayServiceInit } from './relay-service.js';
+import { RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy, natReason } from './relay-paths.js';
 import { RingMaintenance, type RingMaintenanceInit, defaultRingMaintenanceInit } from './ring-maintenance.js';
 import { Shortcuts, type ShortcutInit, defaultShortcutInit } from './shortcuts.js';
 
@@ -29,6 +33,9 @@ export interface OverlayNodeInit {
   ring?: Partial<RingMaintenanceInit>;
   shortcuts?: Partial<ShortcutInit>;
   dht?: Partial<DhtInit>;
+  relay?: Partial<RelayServiceInit>;
+  /** How this node ranks relays for peers it cannot reach directly (default balanced). */
+  relayStrategy?: RelayStrategy;
 }
 
 export interface OverlayNodeComponents {
@@ -38,6 +45,11 @@ export interface OverlayNodeComponents {
   identity: Identity;
   log: Logger;
   admission?: AdmissionCheck;
+  /**
+   * The endpoints this host can be reached at on its own networks (its interface addresses with
+   * the socket's port). Default: the transport's local endpoint.
+   */
+  localEndpoints?: () => Endpoint[];
 }
 
 export interface NodeStats {
@@ -70,6 +82,8 @@ const REPLY_WAIT_MS = 5_000;
 const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 500, deadAfterMs: 2_000 } as const;
 const CHURN_LIVENESS = { keepaliveIdleMs: 5_000, deadAfterMs: 12_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
+/** Silence beyond a link's keepalive interval after which routing avoids it under churn (a keepalive round trip is at most ~1 s). */
+const SUSPECT_GRACE_MS = 1_500;
 
 /** Expiry of the bookkeeping maps below and of the churn memory. */
 const HOUSEKEEPING_MS = 30_000;
@@ -78,6 +92,14 @@ const HOUSEKEEPING_MS = 30_000;
 const MAX_PENDING_ENTRIES = 1024;
 /** An outstanding connection attempt to one address blocks repeats for this long. */
 const CONNECT_DEDUP_MS = 10_000;
+/** A joiner waits this long at most for its bootstrap's endpoint report before it sends its join. */
+const LEAF_WAIT_MS = 1_000;
+/**
+ * Answering a connect-request from a peer behind a NAT, this node opens its own NAT toward the
+ * peer (an opener) and lets the peer's INIT come first; its own full INITs wait this long, so they
+ * cannot reach the peer's NAT before the peer has sent toward us (which spoils Linux NATs).
+ */
+const PUNCH_HOLD_MS = 3_000;
 
 /**
  * One overlay node: owns the connection table and wires the link layer to ring maintenance,
@@ -91,18 +113,30 @@ export class OverlayNode {
   readonly shortcuts: Shortcuts;
   readonly dht: DhtService;
   readonly broadcast: Broadcast;
+  readonly endpoints: EndpointBook;
+  readonly relayService: RelayService;
+  readonly relayPaths: RelayPaths;
   readonly stats: NodeStats = { messagesIn: 0, messagesOut: 0, decodeErrors: 0, routedForwarded: 0, routedDelivered: 0, routedDropped: 0, sentByKind: {} };
   private readonly ctx: NodeContext;
   private readonly routeTtl: number;
+  private readonly defaultKeepaliveMs: number;
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
   private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
   private readonly appHandlers = new Map<number, AppHandler>();
   private readonly connecting = new Map<Address, number>();
   private readonly respondedTo = new Map<Address, number>();
   private readonly wantShortcut = new Map<Address, number>();
-  private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number }>();
+  private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number; via: Address | null }>();
   private readonly bootstrapEndpoints = new Set<string>();
   private housekeeping: TimerHandle | null = null;
+  private pathTick: TimerHandle | null = null;
+  private readonly nodeTransport: NodeTransport;
+  /** Connect attempts in flight per peer: endpoints not yet failed, and what to do when all fail. */
+  private readonly attempts = new Map<Address, { record: PeerRecord; left: number; relayOnFailure: boolean }>();
+  /** Peers that opened their NAT for us (they answered our connect-request): we send full INITs at once. */
+  private readonly openedForUs = new Map<Address, number>();
+  /** Leaf links whose join waits for the bootstrap's endpoint report (so the join carries our public endpoint). */
+  private readonly leafWaiting = new Map<Address, TimerHandle>();
   private lastFailureAt = -Infinity;
   /** Last time a neighbour said it sees churn (not passed on, so churn news cannot echo forever). */
   private heardChurnAt = -Infinity;
@@ -112,11 +146,18 @@ export class OverlayNode {
     const { clock, random, identity, log } = components;
     this.address = identity.address;
     this.routeTtl = init.routeTtl ?? 64;
+    this.defaultKeepaliveMs = init.link?.keepaliveIdleMs ?? 20_000;
     this.table = new ConnectionTable(identity.address);
+    this.nodeTransport = new NodeTransport(components.transport, (relay, to, bytes) => {
+      if (!this.table.has(relay)) return;
+      this.sendDirect(relay, { kind: 'relay-send', to, payload: bytes });
+    });
+    const localEndpoints = components.localEndpoints ?? (() => [components.transport.localEndpoint]);
+    this.endpoints = new EndpointBook(localEndpoints);
     this.links = createLinkLayer({ networkId: init.networkId, ...init.link })({
       clock,
       random,
-      transport: components.transport,
+      transport: this.nodeTransport,
       identity,
       admission: components.admission ?? openAdmission,
       log: log.child('link'),
@@ -130,7 +171,7 @@ export class OverlayNode {
       table: this.table,
       links: this.links,
       k: Math.max(2, init.nearNeighbours ?? 3),
-      selfRecord: () => ({ address: this.address, endpoints: [components.transport.localEndpoint] }),
+      selfRecord: () => this.selfRecord(),
       peerRecord: (a) => ({ address: a, endpoints: [this.table.get(a)?.endpoint ?? this.links.get(a)?.endpoint].filter((e): e is string => e !== undefined) }),
       sendDirect: (peer, message) => this.sendDirect(peer, message),
       route: (destination, body, options) => this.route(destination, body, options),
@@ -146,8 +187,17 @@ export class OverlayNode {
     };
     this.ring = new RingMaintenance(this.ctx, { ...defaultRingMaintenanceInit, ...init.ring });
     this.shortcuts = new Shortcuts(this.ctx, { ...defaultShortcutInit, ...init.shortcuts }, () => this.ring.joined);
-    this.dht = new DhtService(this.ctx, { ...defaultDhtInit, ...init.dht });
+    this.dht = new DhtService(this.ctx, { ...defaultDhtInit, ...init.dht }, () => this.ring.joined);
     this.broadcast = new Broadcast(this.ctx, defaultBroadcastInit);
+    this.relayService = new RelayService(
+      { ...defaultRelayServiceInit, ...init.relay },
+      (peer) => {
+        const link = this.links.get(peer);
+        return link !== undefined && relayOf(link.endpoint) === null && this.table.has(peer);
+      },
+      (to, from, payload) => this.sendDirect(to, { kind: 'relay-deliver', from, payload }),
+    );
+    this.relayPaths = new RelayPaths(this.ctx, init.relayStrategy ?? 'balanced');
     this.pings = new RoutedPending(clock, 256);
     this.crawls = new RoutedPending(clock, 256);
     this.links.onEvent((e) => this.onLinkEvent(e));
@@ -185,7 +235,37 @@ export class OverlayNode {
     this.crawls.clear();
     this.housekeeping?.cancel();
     this.housekeeping = null;
+    this.pathTick?.cancel();
+    this.pathTick = null;
+    for (const t of this.leafWaiting.values()) t.cancel();
+    this.leafWaiting.clear();
+    this.relayPaths.stop();
     this.links.stop();
+  }
+
+  /** This node's record as peers should use it: endpoints best first, and its NAT kind. */
+  selfRecord(): PeerRecord {
+    const endpoints = this.endpoints.endpoints();
+    if (endpoints.length === 0) endpoints.push(this.components.transport.localEndpoint);
+    const nat = this.endpoints.nat();
+    return nat === NatKind.NONE ? { address: this.address, endpoints } : { address: this.address, endpoints, nat };
+  }
+
+  /** How a linked peer is reached (direct or through a relay) and why; undefined without a link. */
+  pathOf(peer: Address): (PathState & { endpoint: Endpoint; rttMs: number | null; since: number }) | undefined {
+    const link = this.links.get(peer);
+    if (link === undefined) return undefined;
+    return { ...this.relayPaths.describe(peer, link.endpoint), endpoint: link.endpoint, rttMs: link.rttMs, since: link.establishedAt };
+  }
+
+  /**
+   * The host's network changed (new addresses, another network, a wake from sleep): forget what
+   * peers observed, tell every peer where we are now (authenticated probes from the new address
+   * move their side of each link: roaming) and re-learn our public endpoint.
+   */
+  networkChanged(): void {
+    this.endpoints.clear();
+    for (const link of this.links.links()) this.links.probePath(link.peer, link.endpoint);
   }
 
   leftNeighbours(n: number): Address[] {
@@ -237,9 +317,16 @@ export class OverlayNode {
         // INBOUND: the peer asked for this link, so the peer decides when it ends.
         if (this.respondedTo.delete(peer)) flags |= ConnectionFlag.INBOUND;
         else if (!e.link.initiator && !this.table.wouldBeNear(peer, this.ctx.k)) flags |= ConnectionFlag.INBOUND;
+        this.attempts.delete(peer);
         const c = this.table.upsert(peer, e.link.endpoint, flags, this.ctx.clock.now());
         if (this.wantShortcut.delete(peer)) this.shortcuts.adopt(peer);
-        this.ring.onLinkUp(peer, (flags & ConnectionFlag.LEAF) !== 0);
+        this.relayPaths.onLinkUp(peer);
+        if (relayOf(e.link.endpoint) === null) this.sendDirect(peer, { kind: 'endpoint-report', observed: e.link.endpoint });
+        if ((flags & ConnectionFlag.LEAF) !== 0 && this.endpoints.observationCount === 0 && !this.leafWaiting.has(peer)) {
+          // Join once the bootstrap has told us our public endpoint (it comes right after the
+          // handshake), so the nodes we link with can punch toward it; at most LEAF_WAIT_MS later.
+          this.leafWaiting.set(peer, this.ctx.clock.setTimeout(() => this.releaseLeaf(peer), LEAF_WAIT_MS));
+        } else this.ring.onLinkUp(peer, (flags & ConnectionFlag.LEAF) !== 0);
         if (c.flags === 0 && this.table.has(peer)) this.disconnect(peer, 'no reason to keep this link');
         this.flushDeferredReply(peer);
         this.dht.onNeighboursChanged();
@@ -247,6 +334,9 @@ export class OverlayNode {
         return;
       }
       case 'down': {
+        this.endpoints.forget(e.peer);
+        this.relayService.forgetPeer(e.peer);
+        this.relayPaths.onLinkDown(e.peer);
         const lost = this.table.remove(e.peer);
         if (lost === undefined) return;
         this.ring.onLinkDown((lost.flags & ConnectionFlag.NEAR) !== 0);
@@ -258,10 +348,22 @@ export class OverlayNode {
         this.applyLiveness();
         return;
       }
-      case 'connect-failed':
-        if (e.expectedPeer !== null) this.connecting.delete(e.expectedPeer);
+      case 'connect-failed': {
+        if (e.expectedPeer === null) {
+          this.ring.onConnectFailed();
+          return;
+        }
+        const attempt = this.attempts.get(e.expectedPeer);
+        if (attempt !== undefined && --attempt.left > 0) return;
+        this.attempts.delete(e.expectedPeer);
+        this.connecting.delete(e.expectedPeer);
+        if (attempt?.relayOnFailure === true && relayOf(e.endpoint) === null && this.running) {
+          this.relayPaths.onDirectFailed(attempt.record, natReason(attempt.record, this.selfRecord()));
+          this.ensurePathTick();
+        }
         this.ring.onConnectFailed();
         return;
+      }
       case 'message':
         this.onMessage(e.peer, e.payload);
         return;
@@ -300,7 +402,43 @@ export class OverlayNode {
       case 'broadcast':
         if (this.table.has(from)) this.broadcast.receive(m);
         return;
+      case 'endpoint-report': {
+        const link = this.links.get(from);
+        if (link === undefined || relayOf(link.endpoint) !== null) return;
+        this.endpoints.report(from, m.observed, this.ctx.clock.now());
+        if (this.leafWaiting.has(from)) this.releaseLeaf(from);
+        return;
+      }
+      case 'relay-send':
+        this.relayService.onRelaySend(from, m.to, m.payload, this.ctx.clock.now());
+        return;
+      case 'relay-deliver': {
+        const link = this.links.get(from);
+        if (link === undefined || relayOf(link.endpoint) !== null) return;
+        this.nodeTransport.inject(from, m.from, m.payload);
+        return;
+      }
     }
+  }
+
+  private releaseLeaf(peer: Address): void {
+    const timer = this.leafWaiting.get(peer);
+    if (timer === undefined) return;
+    timer.cancel();
+    this.leafWaiting.delete(peer);
+    if (this.running && this.table.has(peer)) this.ring.onLinkUp(peer, true);
+  }
+
+  /** Relays need a once-a-second look (failover, upgrades) only while they have work. */
+  private ensurePathTick(): void {
+    if (this.pathTick !== null || !this.running) return;
+    this.pathTick = this.ctx.clock.setInterval(() => {
+      this.relayPaths.tick();
+      if (!this.relayPaths.busy) {
+        this.pathTick?.cancel();
+        this.pathTick = null;
+      }
+    }, 1_000);
   }
 
   private sendDirect(peer: Address, message: OverlayMessage): boolean {
@@ -338,7 +476,7 @@ export class OverlayNode {
       this.sendRouted(m.destination, m);
       return;
     }
-    const structured = this.table.structured();
+    const structured = this.routeCandidates();
     const candidates = structured.length > 0 ? structured : [...this.table.all()].map((c) => c.address);
     const decision = decideRoute(this.address, candidates, m.destination, m.mode, m.excludeSource ? m.source : null, cameFrom);
     if (decision.action === 'deliver') {
@@ -349,6 +487,34 @@ export class OverlayNode {
     } else {
       this.stats.routedDropped++;
     }
+  }
+
+  /**
+   * Structured connections to route through. While this node sees churn, a link that has been
+   * silent for longer than its keepalive interval plus SUSPECT_GRACE_MS has missed a keepalive
+   * answer: its peer has probably crashed and the failure detector will say so soon. Routing
+   * around such suspects (when any other connection is left) keeps requests from vanishing into a
+   * dead hop during those seconds.
+   */
+  private routeCandidates(): readonly Address[] {
+    const structured = this.table.structured();
+    const now = this.ctx.clock.now();
+    if (now - this.lastFailureAt >= CHURN_MEMORY_MS && now - this.heardChurnAt >= CHURN_MEMORY_MS) return structured;
+    let healthy: Address[] | null = null;
+    for (let i = 0; i < structured.length; i++) {
+      const a = structured[i] as Address;
+      const c = this.table.get(a);
+      const link = this.links.get(a);
+      const idle =
+        c?.liveness === 'near' ? FAST_NEAR_LIVENESS.keepaliveIdleMs
+        : c?.liveness === 'churn' ? CHURN_LIVENESS.keepaliveIdleMs
+        : c?.liveness === 'relayed' ? RELAYED_LIVENESS.keepaliveIdleMs
+        : this.defaultKeepaliveMs;
+      const suspect = link === undefined || now - link.lastReceivedAt > idle + SUSPECT_GRACE_MS;
+      if (suspect && healthy === null) healthy = structured.slice(0, i) as Address[];
+      else if (!suspect && healthy !== null) healthy.push(a);
+    }
+    return healthy === null || healthy.length === 0 ? structured : healthy;
   }
 
   private sendRouted(next: Address, m: RoutedMessage): void {
@@ -385,6 +551,15 @@ export class OverlayNode {
       case 'app':
         this.appHandlers.get(body.channel)?.(m.source, body.data, m.hops);
         return;
+      case 'path-request':
+        this.relayPaths.onPathRequest(m.source, body);
+        this.ensurePathTick();
+        this.applyLiveness();
+        return;
+      case 'path-reply':
+        this.relayPaths.onPathReply(body);
+        this.ensurePathTick();
+        return;
     }
   }
 
@@ -393,19 +568,47 @@ export class OverlayNode {
     if (requester.address !== source || requester.address === this.address) return;
     const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
     const reply: RoutedBody = { type: 'connect-reply', token: body.token, responder: this.ctx.selfRecord(), left, right };
-    if (this.table.has(requester.address)) {
+    const natted = (requester.nat ?? NatKind.NONE) !== NatKind.NONE;
+    const link = this.links.get(requester.address);
+    if (this.table.has(requester.address) || link !== undefined) {
+      // Already linked (an upgrade attempt of a relayed link): open our NAT toward the peer's
+      // endpoints, then answer; the peer probes us directly once the answer arrives.
+      if (link !== undefined && relayOf(link.endpoint) !== null) {
+        for (const e of requester.endpoints) this.links.probePath(requester.address, e, { opener: true });
+      }
       this.route(requester.address, reply, { mode: RouteMode.EXACT });
       return;
     }
     if (this.respondedTo.size >= MAX_PENDING_ENTRIES || this.deferredReplies.size >= MAX_PENDING_ENTRIES) return;
     this.respondedTo.set(requester.address, this.ctx.clock.now());
-    this.deferredReplies.set(requester.address, { body: reply, at: this.ctx.clock.now() });
+    if (natted) {
+      // Our INIT would reach the requester's NAT before the requester has sent toward us: answer
+      // now (connectTo opens our side first); the requester's own INIT then comes through.
+      this.sendReply(requester.address, reply, body.via);
+    } else {
+      this.deferredReplies.set(requester.address, { body: reply, at: this.ctx.clock.now(), via: body.via });
+    }
     this.connectTo(requester, 'reply');
+  }
+
+  /** Routes a reply to a requester; one that has not joined yet is reached through `via`, its bootstrap peer. */
+  private sendReply(requester: Address, body: RoutedBody, via: Address | null): void {
+    if (via !== null && via !== this.address && !this.table.has(requester)) {
+      this.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: requester });
+    } else {
+      this.route(requester, body, { mode: RouteMode.EXACT });
+    }
   }
 
   private onConnectReply(body: RoutedBody & { type: 'connect-reply' }): void {
     const responder = body.responder;
     if (responder.address === this.address) return;
+    // The responder has opened its NAT toward us (or needs nothing opened): our INITs may go now.
+    if (this.openedForUs.size < MAX_PENDING_ENTRIES) this.openedForUs.set(responder.address, this.ctx.clock.now());
+    if (this.relayPaths.onConnectReply(body.token, responder)) {
+      this.ensurePathTick();
+      return;
+    }
     if (this.shortcuts.takeToken(body.token)) {
       const existing = this.table.get(responder.address);
       if (existing === undefined) {
@@ -427,16 +630,39 @@ export class OverlayNode {
     this.route(peer, d.body, { mode: RouteMode.EXACT });
   }
 
-  private connectTo(record: PeerRecord, _reason: string): void {
+  /** Tokens of connect-requests that only ask a NATed peer to open its side before we link. */
+  private nextCoordinationToken = 0x8000_0000;
+
+  /**
+   * Links with a peer whose record we hold, trying each of its endpoints at once (the first to
+   * answer wins). NAT traversal: a peer behind a NAT must send toward us before our INIT reaches
+   * its NAT, so
+   * - answering its request ('reply'), we send openers and hold our INITs (PUNCH_HOLD_MS);
+   * - after it answered ours (openedForUs), we send INITs at once: it has opened its side;
+   * - otherwise we first ask it, with a connect-request routed to it, to open its side.
+   * When every endpoint fails, a relay is looked for (relay-paths.ts).
+   */
+  private connectTo(record: PeerRecord, reason: string): void {
     const a = record.address;
-    if (a === this.address || this.table.has(a)) return;
+    if (a === this.address || this.table.has(a) || this.links.get(a) !== undefined) return;
     const now = this.ctx.clock.now();
     const since = this.connecting.get(a);
     if (since !== undefined && now - since < CONNECT_DEDUP_MS) return;
-    const endpoint = record.endpoints[0];
-    if (endpoint === undefined || this.connecting.size >= MAX_PENDING_ENTRIES) return;
+    const candidates = record.endpoints;
+    if (candidates.length === 0 || this.connecting.size >= MAX_PENDING_ENTRIES) return;
     this.connecting.set(a, now);
-    this.links.connect(endpoint, a);
+    const natted = (record.nat ?? NatKind.NONE) !== NatKind.NONE;
+    const opened = this.openedForUs.has(a);
+    if (natted && reason !== 'reply' && reason !== 'bootstrap' && !opened) {
+      const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
+      this.route(a, { type: 'connect-request', token, purpose: ConnectPurpose.NEAR, requester: this.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+      return;
+    }
+    if (this.attempts.size < MAX_PENDING_ENTRIES) {
+      this.attempts.set(a, { record, left: candidates.length, relayOnFailure: reason !== 'reply' && reason !== 'bootstrap' });
+    }
+    const options = natted && reason === 'reply' ? { opener: true, holdMs: PUNCH_HOLD_MS } : undefined;
+    for (const endpoint of candidates) this.links.connect(endpoint, a, options);
   }
 
   private disconnect(address: Address, reason: string): void {
@@ -452,10 +678,13 @@ export class OverlayNode {
     const now = this.ctx.clock.now();
     const churn = now - this.lastFailureAt < CHURN_MEMORY_MS || now - this.heardChurnAt < CHURN_MEMORY_MS;
     for (const c of this.table.all()) {
-      const profile = !churn ? 'default' : (c.flags & ConnectionFlag.NEAR) !== 0 ? 'near' : 'churn';
+      const profile = this.relayPaths.hasPlan(c.address) ? 'relayed' : !churn ? 'default' : (c.flags & ConnectionFlag.NEAR) !== 0 ? 'near' : 'churn';
       if (profile === c.liveness) continue;
       c.liveness = profile;
-      this.links.setLiveness(c.address, profile === 'near' ? FAST_NEAR_LIVENESS : profile === 'churn' ? CHURN_LIVENESS : null);
+      this.links.setLiveness(
+        c.address,
+        profile === 'near' ? FAST_NEAR_LIVENESS : profile === 'churn' ? CHURN_LIVENESS : profile === 'relayed' ? RELAYED_LIVENESS : null,
+      );
     }
   }
 
@@ -463,12 +692,15 @@ export class OverlayNode {
     this.applyLiveness();
     const now = this.ctx.clock.now();
     for (const [a, t] of this.connecting) if (now - t > CONNECT_DEDUP_MS) this.connecting.delete(a);
+    for (const [a, t] of this.openedForUs) if (now - t > CONNECT_DEDUP_MS) this.openedForUs.delete(a);
+    for (const a of this.attempts.keys()) if (!this.connecting.has(a) && this.links.get(a) === undefined) this.attempts.delete(a);
+    this.relayService.expire(now);
     for (const [a, t] of this.respondedTo) if (now - t > 30_000) this.respondedTo.delete(a);
     for (const [a, t] of this.wantShortcut) if (now - t > 30_000) this.wantShortcut.delete(a);
     for (const [a, d] of this.deferredReplies) {
       if (now - d.at > REPLY_WAIT_MS) {
         this.deferredReplies.delete(a);
-        this.route(a, d.body, { mode: RouteMode.EXACT });
+        this.sendReply(a, d.body, d.via);
       }
     }
   }

@@ -243,7 +243,7 @@ export class RingMaintenance {
   private sendJoinRequest(via: Address): void {
     this.ctx.route(
       this.ctx.self,
-      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.JOIN, requester: this.ctx.selfRecord() },
+      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.JOIN, requester: this.ctx.selfRecord(), via },
       { mode: RouteMode.CLOSEST, excludeSource: true, firstHop: via },
     );
   }
@@ -283,7 +283,7 @@ export class RingMaintenance {
     const destination = side === 'left' ? addAddress(self, RING_SIZE - 1n) : addAddress(self, 1n);
     this.ctx.route(
       destination,
-      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.NEAR, requester: this.ctx.selfRecord() },
+      { type: 'connect-request', token: this.nextToken++, purpose: ConnectPurpose.NEAR, requester: this.ctx.selfRecord(), via: null },
       { mode: side === 'left' ? RouteMode.PREDECESSOR : RouteMode.SUCCESSOR, excludeSource: true, firstHop },
     );
   }

@@ -131,7 +131,7 @@ export class Shortcuts {
     const destination = drawShortcutTarget(self, this.networkSize(), random.float());
     this.ctx.route(
       destination,
-      { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.ctx.selfRecord() },
+      { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.ctx.selfRecord(), via: null },
       { mode: RouteMode.CLOSEST, excludeSource: true },
     );
   }

@@ -33,6 +33,7 @@ export interface ExperimentResult {
   dhtPutSuccess: number;
   dhtGets: number;
   dhtGetSuccess: number;
+  dhtGetFailures: Record<string, number>;
   broadcastCoverage: number;
   messagesPerNodePerSecond: number;
   peakRssMB: number;
@@ -100,6 +101,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 
   // DHT put/get pairs, spread from the end of the warm-up to two minutes before the end.
   const dht = { puts: 0, putOk: 0, gets: 0, getOk: 0 };
+  /** Why gets failed: the status they ended with, `wrong-value`, or `reader-left` / `unanswered` at the end. */
+  const getFailures: Record<string, number> = {};
+  const openGets = new Set<{ reader: SimNode }>();
   const stored: { key: Uint8Array; value: Uint8Array; putAt: number }[] = [];
   const opsStart = start + joinSpread + MINUTE;
   const opsEnd = Math.max(opsStart + 1, end - 2 * MINUTE);
@@ -120,8 +124,15 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
           const reader = sim.pickLive();
           if (reader === undefined) return;
           dht.gets++;
+          const open = { reader };
+          openGets.add(open);
           reader.node.dht.get(key, (g) => {
+            openGets.delete(open);
             if (g.ok && g.records.some((rec) => sameBytes(rec.value, value))) dht.getOk++;
+            else {
+              const why = g.ok ? 'wrong-value' : g.status;
+              getFailures[why] = (getFailures[why] ?? 0) + 1;
+            }
           });
         });
       });
@@ -224,6 +235,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   sim.queue.runUntil(sim.now + samples * 5 + (checked ?? 0) * 2 + (checked === undefined ? 30_000 : 60_000));
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
 
+  for (const open of openGets) {
+    const why = open.reader.alive ? 'unanswered' : 'reader-left';
+    getFailures[why] = (getFailures[why] ?? 0) + 1;
+  }
   const totalConnections = live.reduce((n, s) => n + s.node.table.size, 0);
   const result: ExperimentResult = {
     nodes: o.nodes,
@@ -238,6 +253,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     dhtPutSuccess: round(dht.puts > 0 ? dht.putOk / dht.puts : 1, 5),
     dhtGets: dht.gets,
     dhtGetSuccess: round(dht.gets > 0 ? dht.getOk / dht.gets : 1, 5),
+    dhtGetFailures: getFailures,
     broadcastCoverage: round(live.length > 0 ? reached / live.length : 1, 5),
     messagesPerNodePerSecond: round(sentDuringRun / Math.max(1, liveIntegral / 1000), 3),
     peakRssMB: Math.round(peakRss / (1024 * 1024)),

@@ -11,6 +11,8 @@ import {
   type DhtRecord,
   type PeerRecord,
   type WireError,
+  NatKind,
+  type NatKindValue,
 } from './messages.js';
 
 /**
@@ -34,10 +36,11 @@ export const sharedWriter = new ByteWriter(4096);
 /*
  * PeerRecord
  *   +-------------+-------+---------------------------------+
- *   | address     | count | endpoint (7 or 19) x count      |
+ *   | address     | meta  | endpoint (7 or 19) x count      |
  *   | 20          | 1     | see endpoint-bytes.ts           |
  *   +-------------+-------+---------------------------------+
- *   count is 0..MAX_ENDPOINTS_PER_PEER (4).
+ *   meta: bits 0-3 count (0..MAX_ENDPOINTS_PER_PEER = 4), bits 4-5 nat (a NatKind, 0..2; 0 is
+ *   written for an absent one), bits 6-7 zero.
  */
 export function writePeerRecord(w: ByteWriter, peer: PeerRecord, what: string): void {
   w.address(peer.address, what);
@@ -45,19 +48,27 @@ export function writePeerRecord(w: ByteWriter, peer: PeerRecord, what: string): 
   if (endpoints.length > MAX_ENDPOINTS_PER_PEER) {
     throw new RangeError(`${what} has ${endpoints.length} endpoints, at most ${MAX_ENDPOINTS_PER_PEER} allowed`);
   }
-  w.u8(endpoints.length, what);
+  const nat = peer.nat ?? NatKind.NONE;
+  if (!Number.isInteger(nat) || nat < 0 || nat > NatKind.ENDPOINT_DEPENDENT) throw new RangeError(`${what} has unknown nat kind ${nat}`);
+  w.u8(endpoints.length | (nat << 4), what);
   for (const endpoint of endpoints) writeEndpoint(w, endpoint, what);
 }
 
 export function readPeerRecord(r: ByteReader, what: string): PeerRecord {
   const address = r.address(what);
-  const count = r.u8(what);
+  const meta = r.u8(what);
+  const count = meta & 0x0f;
+  const nat = (meta >> 4) & 0x03;
   const endpoints: string[] = [];
   if (count > MAX_ENDPOINTS_PER_PEER && r.error === null) {
     r.fail('bad-length', `${what} lists ${count} endpoints, at most ${MAX_ENDPOINTS_PER_PEER} allowed`);
   }
+  if ((meta & 0xc0) !== 0 || nat > NatKind.ENDPOINT_DEPENDENT) {
+    if (r.error === null) r.fail('bad-value', `${what} has unknown bits in its endpoint count byte (0x${meta.toString(16)})`);
+  }
   for (let i = 0; i < count && r.error === null; i++) endpoints.push(readEndpoint(r, what));
-  return { address, endpoints };
+  // Canonical: NONE is written for an absent kind, so NONE decodes as absent.
+  return nat === NatKind.NONE ? { address, endpoints } : { address, endpoints, nat: nat as NatKindValue };
 }
 
 /*

@@ -7,12 +7,14 @@ import {
   MAX_APP_DATA_BYTES,
   MAX_DHT_KEY_BYTES,
   MAX_DHT_RECORDS_PER_MESSAGE,
+  MAX_PATH_NEIGHBOURS,
   RouteMode,
   RoutedBodyType,
   type ConnectPurposeValue,
   type DhtOpValue,
   type DhtRecord,
   type DhtStatusValue,
+  type NeighbourInfo,
   type RouteModeValue,
   type RoutedBody,
   type RoutedMessage,
@@ -33,7 +35,7 @@ import {
  *
  * Bodies (numbers are byte sizes; u32/u16 big-endian):
  *
- *   0x01 connect-request  | token 4 | purpose 1 | requester PeerRecord |
+ *   0x01 connect-request  | token 4 | purpose 1 | requester PeerRecord | hasVia 1 (0/1) | via 20 if hasVia |
  *   0x02 connect-reply    | token 4 | responder PeerRecord | left PeerList | right PeerList |
  *   0x03 ping             | id 4 | sentAt 8 (float64, finite) |
  *   0x04 pong             | id 4 | sentAt 8 (float64, finite) | requestHops 1 |
@@ -42,6 +44,10 @@ import {
  *   0x07 crawl-request    | id 4 |
  *   0x08 crawl-reply      | id 4 | left PeerList | right PeerList |
  *   0x09 app              | channel 2 | dataLen 2 | data dataLen |
+ *   0x0a path-request     | token 4 | requester PeerRecord | NeighbourList |
+ *   0x0b path-reply       | token 4 | responder PeerRecord | NeighbourList |
+ *
+ *   NeighbourList: | count 1 (0..32) | (address 20 | ageSeconds 4 | rttMs 2 (0xffff: unknown)) x count |
  *
  *   purpose is a ConnectPurpose (0..2), op a DhtOp (0..3), status a DhtStatus (0..4);
  *   keyLen 1..64; dht-response count 0..16 (NOT_FOUND carries none); dataLen 0..60000.
@@ -86,6 +92,8 @@ function writeBody(w: ByteWriter, body: RoutedBody): void {
       w.u32(body.token, 'connect-request token');
       writeEnum(w, body.purpose, CONNECT_PURPOSE_MAX, 'connect-request purpose');
       writePeerRecord(w, body.requester, 'connect-request requester');
+      w.bool(body.via !== null, 'connect-request hasVia');
+      if (body.via !== null) w.address(body.via, 'connect-request via');
       return;
     case 'connect-reply':
       w.u8(RoutedBodyType.CONNECT_REPLY, 'body type');
@@ -144,6 +152,13 @@ function writeBody(w: ByteWriter, body: RoutedBody): void {
       w.u16(body.channel, 'app channel');
       w.prefixed(body.data, 2, 0, MAX_APP_DATA_BYTES, 'app data');
       return;
+    case 'path-request':
+    case 'path-reply':
+      w.u8(body.type === 'path-request' ? RoutedBodyType.PATH_REQUEST : RoutedBodyType.PATH_REPLY, 'body type');
+      w.u32(body.token, `${body.type} token`);
+      writePeerRecord(w, body.type === 'path-request' ? body.requester : body.responder, `${body.type} peer`);
+      writeNeighbourList(w, body.neighbours, body.type);
+      return;
     default:
       throw new TypeError(`unknown routed body type ${JSON.stringify((body as { type: unknown }).type)}`);
   }
@@ -170,7 +185,8 @@ function readBody(r: ByteReader): RoutedBody {
       const token = r.u32('connect-request token');
       const purpose = readEnum(r, CONNECT_PURPOSE_MAX, 'connect-request purpose') as ConnectPurposeValue;
       const requester = readPeerRecord(r, 'connect-request requester');
-      return { type: 'connect-request', token, purpose, requester };
+      const via = r.bool('connect-request hasVia') ? r.address('connect-request via') : null;
+      return { type: 'connect-request', token, purpose, requester, via };
     }
     case RoutedBodyType.CONNECT_REPLY: {
       const token = r.u32('connect-reply token');
@@ -218,8 +234,47 @@ function readBody(r: ByteReader): RoutedBody {
       const data = r.prefixed(2, 0, MAX_APP_DATA_BYTES, 'app data');
       return { type: 'app', channel, data };
     }
+    case RoutedBodyType.PATH_REQUEST:
+    case RoutedBodyType.PATH_REPLY: {
+      const name = type === RoutedBodyType.PATH_REQUEST ? 'path-request' : 'path-reply';
+      const token = r.u32(`${name} token`);
+      const peer = readPeerRecord(r, `${name} peer`);
+      const neighbours = readNeighbourList(r, name);
+      return type === RoutedBodyType.PATH_REQUEST
+        ? { type: 'path-request', token, requester: peer, neighbours }
+        : { type: 'path-reply', token, responder: peer, neighbours };
+    }
     default:
       if (r.error === null) r.fail('unknown-type', `routed body type 0x${type.toString(16)} is unknown`);
       return { type: 'crawl-request', id: 0 };
   }
+}
+
+const RTT_UNKNOWN = 0xffff;
+
+function writeNeighbourList(w: ByteWriter, neighbours: readonly NeighbourInfo[], what: string): void {
+  if (neighbours.length > MAX_PATH_NEIGHBOURS) {
+    throw new RangeError(`${what} lists ${neighbours.length} neighbours, at most ${MAX_PATH_NEIGHBOURS} allowed`);
+  }
+  w.u8(neighbours.length, `${what} neighbour count`);
+  for (const n of neighbours) {
+    w.address(n.address, `${what} neighbour`);
+    w.u32(n.ageSeconds, `${what} neighbour age`);
+    if (n.rttMs !== null && (!Number.isInteger(n.rttMs) || n.rttMs < 0 || n.rttMs >= RTT_UNKNOWN)) {
+      throw new RangeError(`${what} neighbour rtt ${n.rttMs} is not an integer below ${RTT_UNKNOWN}`);
+    }
+    w.u16(n.rttMs ?? RTT_UNKNOWN, `${what} neighbour rtt`);
+  }
+}
+
+function readNeighbourList(r: ByteReader, what: string): NeighbourInfo[] {
+  const count = r.count(0, MAX_PATH_NEIGHBOURS, `${what} neighbour count`);
+  const out: NeighbourInfo[] = [];
+  for (let i = 0; i < count && r.error === null; i++) {
+    const address = r.address(`${what} neighbour`);
+    const ageSeconds = r.u32(`${what} neighbour age`);
+    const rtt = r.u16(`${what} neighbour rtt`);
+    out.push({ address, ageSeconds, rttMs: rtt === RTT_UNKNOWN ? null : rtt });
+  }
+  return out;
 }

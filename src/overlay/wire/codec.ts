@@ -2,10 +2,12 @@ import { err, ok, type Result } from '../result.js';
 import { ByteReader, type ByteWriter } from './bytes.js';
 import { readDhtRecord, readPeerList, sharedWriter, writeDhtRecord, writePeerList } from './codec-records.js';
 import { readRouted, writeRouted } from './codec-routed.js';
+import { readEndpoint, writeEndpoint } from './endpoint-bytes.js';
 import {
   MAX_APP_DATA_BYTES,
   MAX_DHT_RECORDS_PER_MESSAGE,
   MAX_MESSAGE_BYTES,
+  MAX_RELAY_PAYLOAD_BYTES,
   MessageType,
   OVERLAY_WIRE_VERSION,
   type BroadcastMessage,
@@ -33,6 +35,10 @@ export {
  *   | 1       | 1    | variable                     |
  *   +---------+------+------------------------------+
  *   version is OVERLAY_WIRE_VERSION (1), type a MessageType.
+ *
+ * ENDPOINT_REPORT (0x15): | endpoint (endpoint-bytes.ts) |
+ * RELAY_SEND (0x16):      | to 20      | payloadLen 2 (1..2048) | payload |
+ * RELAY_DELIVER (0x17):   | from 20    | payloadLen 2 (1..2048) | payload |
  *
  * All integers are big-endian. The building blocks (PeerRecord, PeerList, DhtRecord, endpoints)
  * are drawn in codec-records.ts and endpoint-bytes.ts, the routed header and bodies in
@@ -74,6 +80,20 @@ export function encodeMessage(msg: OverlayMessage): Uint8Array {
     case 'broadcast':
       w.u8(MessageType.BROADCAST, 'type');
       writeBroadcast(w, msg);
+      break;
+    case 'endpoint-report':
+      w.u8(MessageType.ENDPOINT_REPORT, 'type');
+      writeEndpoint(w, msg.observed, 'endpoint-report observed');
+      break;
+    case 'relay-send':
+      w.u8(MessageType.RELAY_SEND, 'type');
+      w.address(msg.to, 'relay-send to');
+      w.prefixed(msg.payload, 2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-send payload');
+      break;
+    case 'relay-deliver':
+      w.u8(MessageType.RELAY_DELIVER, 'type');
+      w.address(msg.from, 'relay-deliver from');
+      w.prefixed(msg.payload, 2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-deliver payload');
       break;
     default:
       throw new TypeError(`unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
@@ -133,6 +153,22 @@ export function decodeMessage(bytes: Uint8Array): Result<OverlayMessage, WireErr
       what = 'broadcast message';
       msg = readBroadcast(r);
       break;
+    case MessageType.ENDPOINT_REPORT:
+      what = 'endpoint-report message';
+      msg = { kind: 'endpoint-report', observed: readEndpoint(r, 'endpoint-report observed') };
+      break;
+    case MessageType.RELAY_SEND: {
+      what = 'relay-send message';
+      const to = r.address('relay-send to');
+      msg = { kind: 'relay-send', to, payload: r.prefixed(2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-send payload') };
+      break;
+    }
+    case MessageType.RELAY_DELIVER: {
+      what = 'relay-deliver message';
+      const from = r.address('relay-deliver from');
+      msg = { kind: 'relay-deliver', from, payload: r.prefixed(2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-deliver payload') };
+      break;
+    }
     default:
       return err({ code: 'unknown-type', message: `message type 0x${type.toString(16)} is unknown` });
   }

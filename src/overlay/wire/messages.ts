@@ -25,7 +25,15 @@ export const MessageType = {
   DHT_REPLICATE: 0x12,
   BROADCAST: 0x13,
   LEAVE: 0x14,
+  ENDPOINT_REPORT: 0x15,
+  RELAY_SEND: 0x16,
+  RELAY_DELIVER: 0x17,
 } as const;
+
+/** Largest link datagram a relay carries (a padded handshake INIT is 1,200 bytes; data packets up to the path MTU). */
+export const MAX_RELAY_PAYLOAD_BYTES = 2048;
+/** Neighbours listed in a path-request or path-reply, at most. */
+export const MAX_PATH_NEIGHBOURS = 32;
 
 /** Body type byte of a routed message. */
 export const RoutedBodyType = {
@@ -38,7 +46,19 @@ export const RoutedBodyType = {
   CRAWL_REQUEST: 0x07,
   CRAWL_REPLY: 0x08,
   APP: 0x09,
+  PATH_REQUEST: 0x0a,
+  PATH_REPLY: 0x0b,
 } as const;
+
+/**
+ * What a node knows of the NAT in front of it, carried in its PeerRecord so that a peer knows how
+ * to punch toward it. NONE: reachable at its own address (or not known yet). ENDPOINT_INDEPENDENT:
+ * behind a NAT that keeps one public port per local socket (most home routers, Linux masquerade):
+ * its first endpoint is that public mapping. ENDPOINT_DEPENDENT: a new public port per destination
+ * (symmetric): nobody can predict its port, so direct links to it need the far side to be open.
+ */
+export const NatKind = { NONE: 0, ENDPOINT_INDEPENDENT: 1, ENDPOINT_DEPENDENT: 2 } as const;
+export type NatKindValue = (typeof NatKind)[keyof typeof NatKind];
 
 /** How a routed message is delivered. */
 export const RouteMode = {
@@ -67,8 +87,19 @@ export const DhtRecordFlag = { TOMBSTONE: 0x01 } as const;
 
 export interface PeerRecord {
   address: Address;
-  /** 0..MAX_ENDPOINTS_PER_PEER endpoints, IPv4 or IPv6. */
+  /** 0..MAX_ENDPOINTS_PER_PEER endpoints, IPv4 or IPv6, best first (a NAT's public mapping before local addresses). */
   endpoints: Endpoint[];
+  /** The NAT in front of the peer, as far as it knows (absent: NONE). */
+  nat?: NatKindValue;
+}
+
+/** One of a node's connections, as told to a peer choosing a relay. */
+export interface NeighbourInfo {
+  address: Address;
+  /** How long the connection has been up, in seconds (u32). */
+  ageSeconds: number;
+  /** Smoothed round-trip time to it in ms (u16); null when not measured. */
+  rttMs: number | null;
 }
 
 /**
@@ -104,7 +135,14 @@ export interface LeaveMessage {
 }
 
 export type RoutedBody =
-  | { type: 'connect-request'; token: number; purpose: ConnectPurposeValue; requester: PeerRecord }
+  | {
+      type: 'connect-request';
+      token: number;
+      purpose: ConnectPurposeValue;
+      requester: PeerRecord;
+      /** A node the requester is linked to, through which a reply reaches it before it has joined the ring. */
+      via: Address | null;
+    }
   | { type: 'connect-reply'; token: number; responder: PeerRecord; left: PeerRecord[]; right: PeerRecord[] }
   | { type: 'ping'; id: number; sentAt: number }
   | { type: 'pong'; id: number; sentAt: number; requestHops: number }
@@ -112,7 +150,10 @@ export type RoutedBody =
   | { type: 'dht-response'; requestId: number; status: DhtStatusValue; records: DhtRecord[] }
   | { type: 'crawl-request'; id: number }
   | { type: 'crawl-reply'; id: number; left: PeerRecord[]; right: PeerRecord[] }
-  | { type: 'app'; channel: number; data: Uint8Array };
+  | { type: 'app'; channel: number; data: Uint8Array }
+  /** No direct path works: the requester's connections, to find a relay both sides are linked to. */
+  | { type: 'path-request'; token: number; requester: PeerRecord; neighbours: NeighbourInfo[] }
+  | { type: 'path-reply'; token: number; responder: PeerRecord; neighbours: NeighbourInfo[] };
 
 export interface RoutedMessage {
   kind: 'routed';
@@ -152,7 +193,35 @@ export interface BroadcastMessage {
   data: Uint8Array; // 0..MAX_APP_DATA_BYTES
 }
 
-export type OverlayMessage = StatusMessage | LeaveMessage | RoutedMessage | DhtReplicateMessage | BroadcastMessage;
+/** Tells a linked peer the endpoint its datagrams arrive from (what a NAT made of its address). */
+export interface EndpointReportMessage {
+  kind: 'endpoint-report';
+  observed: Endpoint;
+}
+
+/** Asks a relay (a common neighbour) to pass a link datagram on to `to`. The relay cannot read it. */
+export interface RelaySendMessage {
+  kind: 'relay-send';
+  to: Address;
+  payload: Uint8Array; // 1..MAX_RELAY_PAYLOAD_BYTES
+}
+
+/** A relay hands over a link datagram that `from` sent through it. */
+export interface RelayDeliverMessage {
+  kind: 'relay-deliver';
+  from: Address;
+  payload: Uint8Array; // 1..MAX_RELAY_PAYLOAD_BYTES
+}
+
+export type OverlayMessage =
+  | StatusMessage
+  | LeaveMessage
+  | RoutedMessage
+  | DhtReplicateMessage
+  | BroadcastMessage
+  | EndpointReportMessage
+  | RelaySendMessage
+  | RelayDeliverMessage;
 
 export type WireErrorCode =
   | 'truncated'

@@ -1,0 +1,348 @@
+import { type Address, shortAddress } from '../address.js';
+import type { TimerHandle } from '../clock.js';
+import type { Endpoint } from '../transport.js';
+import { type NeighbourInfo, MAX_PATH_NEIGHBOURS, NatKind, type PeerRecord, RouteMode } from '../wire/messages.js';
+import { ConnectionFlag } from './connection-table.js';
+import type { NodeContext } from './node-context.js';
+import { relayOf, relayPath } from './node-transport.js';
+
+/** How relays are ranked (the simulator compares them; nodes use `balanced`). */
+export type RelayStrategy = 'balanced' | 'lowest-latency' | 'most-stable' | 'random';
+
+/** A relayed link silent this long moves to the next relay (keepalives run every RELAYED_KEEPALIVE_MS). */
+export const RELAY_SILENCE_MS = 2_500;
+export const RELAYED_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 20_000 } as const;
+/** Relays kept in reserve behind the one in use. */
+const RESERVES = 2;
+/** A relay candidate younger than this scores worse (it may be churning). */
+const YOUNG_CONNECTION_S = 120;
+/** Between attempts to upgrade a relayed link to a direct one: longer than Linux's 30 s unreplied-UDP timeout. */
+const UPGRADE_INTERVAL_MS = 60_000;
+const PATH_REQUEST_TIMEOUT_MS = 5_000;
+/** Plans and requests in flight, at most. */
+const MAX_PLANS = 256;
+const MAX_TOKENS = 256;
+/** Path requests sent for one peer before giving up (each after creating overlap, if there was none). */
+const MAX_PATH_ATTEMPTS = 3;
+const UNKNOWN_RTT_MS = 500;
+
+export interface PathState {
+  path: 'direct' | 'relayed';
+  via: Address | null;
+  reason: string;
+}
+
+interface Plan {
+  peer: PeerRecord;
+  /** Relays, best first, as both sides rank them from the same two neighbour lists. */
+  ranking: Address[];
+  reason: string;
+  lastSwitchAt: number;
+  nextUpgradeAt: number;
+  attempts: number;
+  upgraded: boolean;
+}
+
+interface Waiting {
+  peer: PeerRecord;
+  neighbours: NeighbourInfo[];
+  sentAt: number;
+  reason: string;
+}
+
+/**
+ * Autonomic relays, the client side. When no direct path to a peer works, the two sides swap
+ * their connection lists (path-request / path-reply, routed over the overlay), and both rank the
+ * relays they share the same way: the best carries the session, the next ones stand in reserve.
+ * With no common neighbour, each side links to some of the other's neighbours and asks again.
+ * A relayed session moves to a reserve when its relay goes silent, and tries every minute to
+ * become direct again (coordinated probes); a direct path that goes silent falls back to relays.
+ */
+export class RelayPaths {
+  private readonly plans = new Map<Address, Plan>();
+  private readonly waiting = new Map<number, Waiting>();
+  /** Tokens of connect-requests sent to make a relay candidate, or to upgrade a relayed link. */
+  private readonly linkTokens = new Map<number, { kind: 'relay-candidate' | 'upgrade'; peer: Address; at: number }>();
+  /** Peers this node asked to link with as relay candidates (flagged RELAY when the link comes up). */
+  private readonly wantRelayLink = new Map<Address, number>();
+  private nextToken = 1;
+  private readonly timers = new Set<TimerHandle>();
+  readonly stats = { pathRequests: 0, relayedLinks: 0, failovers: 0, upgrades: 0 };
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly strategy: RelayStrategy = 'balanced',
+  ) {}
+
+  /** What the node reports for a linked peer. */
+  describe(peer: Address, endpoint: Endpoint): PathState {
+    const relay = relayOf(endpoint);
+    const plan = this.plans.get(peer);
+    if (relay !== null) return { path: 'relayed', via: relay, reason: `relayed via ${shortAddress(relay)}: ${plan?.reason ?? 'the peer reached us through a relay'}` };
+    if (plan?.upgraded === true) return { path: 'direct', via: null, reason: 'direct: punched through NAT (upgraded from a relay)' };
+    return { path: 'direct', via: null, reason: `direct: linked at ${endpoint}` };
+  }
+
+  /** Whether anything here needs the once-a-second tick. */
+  get busy(): boolean {
+    return this.plans.size > 0 || this.waiting.size > 0 || this.linkTokens.size > 0 || this.wantRelayLink.size > 0;
+  }
+
+  stop(): void {
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+    this.plans.clear();
+    this.waiting.clear();
+    this.linkTokens.clear();
+    this.wantRelayLink.clear();
+  }
+
+  hasPlan(peer: Address): boolean {
+    return this.plans.has(peer);
+  }
+
+  /** No direct path to `peer` worked: find a relay. */
+  onDirectFailed(peer: PeerRecord, reason: string): void {
+    if (this.plans.has(peer.address) && this.ctx.links.get(peer.address) !== undefined) return;
+    for (const w of this.waiting.values()) if (w.peer.address === peer.address) return;
+    this.sendPathRequest(peer, reason);
+  }
+
+  onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[] }): void {
+    if (body.requester.address !== source) return;
+    const mine = this.neighbourInfos(source);
+    this.ctx.route(source, { type: 'path-reply', token: body.token, responder: this.ctx.selfRecord(), neighbours: mine }, { mode: RouteMode.EXACT });
+    const ranking = rankRelays(body.neighbours, mine, this.strategy, () => this.ctx.random.float());
+    this.adopt(body.requester, ranking, natReason(body.requester, this.ctx.selfRecord()));
+    if (ranking.length === 0) this.createOverlap(body.neighbours, source);
+  }
+
+  onPathReply(body: { token: number; responder: PeerRecord; neighbours: NeighbourInfo[] }): void {
+    const w = this.waiting.get(body.token);
+    if (w === undefined || w.peer.address !== body.responder.address) return;
+    this.waiting.delete(body.token);
+    const ranking = rankRelays(w.neighbours, body.neighbours, this.strategy, () => this.ctx.random.float());
+    const plan = this.adopt(body.responder, ranking, w.reason);
+    if (ranking.length === 0) {
+      this.createOverlap(body.neighbours, body.responder.address);
+      if (plan.attempts < MAX_PATH_ATTEMPTS && this.timers.size < MAX_TOKENS) {
+        const retry = this.ctx.clock.setTimeout(() => {
+          this.timers.delete(retry);
+          if (this.ctx.links.get(plan.peer.address) === undefined) this.sendPathRequest(plan.peer, plan.reason);
+        }, 3_000);
+        this.timers.add(retry);
+      }
+      return;
+    }
+    if (this.ctx.links.get(body.responder.address) === undefined) {
+      for (const relay of ranking.slice(0, 1 + RESERVES)) this.ctx.links.connect(relayPath(relay, body.responder.address), body.responder.address);
+    }
+  }
+
+  /** A connect-reply arrived: true when it answered one of our tokens (handled here). */
+  onConnectReply(token: number, responder: PeerRecord): boolean {
+    const t = this.linkTokens.get(token);
+    if (t === undefined) return false;
+    this.linkTokens.delete(token);
+    if (t.kind === 'relay-candidate') {
+      if (this.ctx.table.has(responder.address)) this.ctx.table.addFlags(responder.address, ConnectionFlag.RELAY);
+      else {
+        if (this.wantRelayLink.size < MAX_TOKENS) this.wantRelayLink.set(responder.address, this.ctx.clock.now());
+        this.ctx.connectTo(responder, 'relay');
+      }
+      return true;
+    }
+    // Upgrade: the peer has opened its NAT toward us; probe its endpoints directly.
+    const link = this.ctx.links.get(t.peer);
+    if (link !== undefined && relayOf(link.endpoint) !== null) {
+      for (const e of responder.endpoints) this.ctx.links.probePath(t.peer, e);
+    }
+    return true;
+  }
+
+  /** A link came up: flags for relay candidates; a relayed peer's plan notes how it is reached. */
+  onLinkUp(peer: Address): void {
+    if (this.wantRelayLink.delete(peer)) this.ctx.table.addFlags(peer, ConnectionFlag.RELAY);
+    const link = this.ctx.links.get(peer);
+    if (link !== undefined && relayOf(link.endpoint) !== null) this.stats.relayedLinks++;
+  }
+
+  /** A link went down: a relayed peer's plan ends with its link, a relay's loss is handled by tick. */
+  onLinkDown(peer: Address): void {
+    this.plans.delete(peer);
+    this.releaseUnneededRelays();
+  }
+
+  /**
+   * Once a second: failover of relayed (and upgraded) links that went silent, upgrade attempts,
+   * and expiry of requests.
+   */
+  tick(): void {
+    const now = this.ctx.clock.now();
+    for (const [token, w] of this.waiting) if (now - w.sentAt > PATH_REQUEST_TIMEOUT_MS) this.waiting.delete(token);
+    for (const [token, t] of this.linkTokens) if (now - t.at > PATH_REQUEST_TIMEOUT_MS * 2) this.linkTokens.delete(token);
+    for (const [a, at] of this.wantRelayLink) if (now - at > 30_000) this.wantRelayLink.delete(a);
+    for (const plan of this.plans.values()) {
+      const link = this.ctx.links.get(plan.peer.address);
+      if (link === undefined) continue;
+      const relay = relayOf(link.endpoint);
+      const relayGone = relay !== null && !this.ctx.table.has(relay);
+      const silent = now - link.lastReceivedAt > RELAY_SILENCE_MS;
+      if ((relayGone || silent) && now - plan.lastSwitchAt > RELAY_SILENCE_MS) {
+        const next = this.nextRelay(plan, relay);
+        if (next !== null) {
+          plan.lastSwitchAt = now;
+          if (relay === null) plan.upgraded = false;
+          this.stats.failovers++;
+          const endpoint = relayPath(next, plan.peer.address);
+          this.ctx.links.redirect(plan.peer.address, endpoint);
+          this.ctx.links.probePath(plan.peer.address, endpoint);
+        }
+      } else if (relay !== null && now >= plan.nextUpgradeAt && !bothSymmetric(plan.peer, this.ctx.selfRecord())) {
+        plan.nextUpgradeAt = now + UPGRADE_INTERVAL_MS * (1 + this.ctx.random.float() * 0.5);
+        this.tryUpgrade(plan);
+      } else if (relay === null && !plan.upgraded && !silent) {
+        plan.upgraded = true;
+        this.stats.upgrades++;
+      }
+    }
+  }
+
+  /** The relays this node keeps links to for its plans (flagged RELAY so they are not closed). */
+  private releaseUnneededRelays(): void {
+    const needed = new Set<Address>();
+    for (const p of this.plans.values()) for (const r of p.ranking.slice(0, 1 + RESERVES)) needed.add(r);
+    for (const c of [...this.ctx.table.all()]) {
+      if ((c.flags & ConnectionFlag.RELAY) === 0 || needed.has(c.address) || this.wantRelayLink.has(c.address)) continue;
+      this.ctx.table.clearFlags(c.address, ConnectionFlag.RELAY);
+      if (this.ctx.table.get(c.address)?.flags === 0) this.ctx.disconnect(c.address, 'relay no longer needed');
+    }
+  }
+
+  private adopt(peer: PeerRecord, ranking: Address[], reason: string): Plan {
+    let plan = this.plans.get(peer.address);
+    if (plan === undefined) {
+      if (this.plans.size >= MAX_PLANS) {
+        const oldest = this.plans.keys().next();
+        if (oldest.done !== true) this.plans.delete(oldest.value);
+      }
+      const now = this.ctx.clock.now();
+      plan = { peer, ranking, reason, lastSwitchAt: now, nextUpgradeAt: now + UPGRADE_INTERVAL_MS, attempts: 0, upgraded: false };
+      this.plans.set(peer.address, plan);
+    } else {
+      plan.peer = peer;
+      plan.ranking = ranking;
+      plan.reason = reason;
+    }
+    for (const r of ranking.slice(0, 1 + RESERVES)) if (this.ctx.table.has(r)) this.ctx.table.addFlags(r, ConnectionFlag.RELAY);
+    return plan;
+  }
+
+  private nextRelay(plan: Plan, current: Address | null): Address | null {
+    const live = plan.ranking.filter((r) => r !== current && this.ctx.table.has(r) && relayOf(this.ctx.links.get(r)?.endpoint ?? 'relay:') === null);
+    return live[0] ?? null;
+  }
+
+  private sendPathRequest(peer: PeerRecord, reason: string): void {
+    if (this.waiting.size >= MAX_TOKENS) return;
+    const plan = this.plans.get(peer.address);
+    if (plan !== undefined) plan.attempts++;
+    const token = this.nextToken++ >>> 0;
+    const neighbours = this.neighbourInfos(peer.address);
+    this.waiting.set(token, { peer, neighbours, sentAt: this.ctx.clock.now(), reason });
+    this.stats.pathRequests++;
+    this.ctx.route(peer.address, { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours }, { mode: RouteMode.EXACT });
+  }
+
+  /** No common neighbour: link to a few of the other side's (lowest latency first). */
+  private createOverlap(theirs: NeighbourInfo[], peer: Address): void {
+    const picks = [...theirs]
+      .filter((n) => n.address !== this.ctx.self && !this.ctx.table.has(n.address))
+      .sort((a, b) => (a.rttMs ?? UNKNOWN_RTT_MS) - (b.rttMs ?? UNKNOWN_RTT_MS))
+      .slice(0, 2);
+    for (const n of picks) {
+      if (this.linkTokens.size >= MAX_TOKENS) return;
+      const token = this.nextToken++ >>> 0;
+      this.linkTokens.set(token, { kind: 'relay-candidate', peer, at: this.ctx.clock.now() });
+      this.ctx.route(n.address, { type: 'connect-request', token, purpose: 2, requester: this.ctx.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+    }
+  }
+
+  private tryUpgrade(plan: Plan): void {
+    if (this.linkTokens.size >= MAX_TOKENS) return;
+    const token = this.nextToken++ >>> 0;
+    this.linkTokens.set(token, { kind: 'upgrade', peer: plan.peer.address, at: this.ctx.clock.now() });
+    this.ctx.route(plan.peer.address, { type: 'connect-request', token, purpose: 1, requester: this.ctx.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+  }
+
+  /** This node's directly linked connections, for a peer choosing a relay (never the peer itself, never relayed ones). */
+  private neighbourInfos(exclude: Address): NeighbourInfo[] {
+    const now = this.ctx.clock.now();
+    const out: NeighbourInfo[] = [];
+    for (const c of this.ctx.table.all()) {
+      if (c.address === exclude) continue;
+      const link = this.ctx.links.get(c.address);
+      if (link === undefined || relayOf(link.endpoint) !== null) continue;
+      out.push({
+        address: c.address,
+        ageSeconds: Math.max(0, Math.min(0xffffffff, Math.floor((now - c.since) / 1000))),
+        rttMs: link.rttMs === null ? null : Math.min(0xfffe, Math.round(link.rttMs)),
+      });
+    }
+    out.sort((a, b) => (a.rttMs ?? UNKNOWN_RTT_MS) - (b.rttMs ?? UNKNOWN_RTT_MS) || (a.address < b.address ? -1 : 1));
+    return out.slice(0, MAX_PATH_NEIGHBOURS);
+  }
+}
+
+/**
+ * Common neighbours of the two sides, best first. Both sides call this with the same two lists
+ * (requester's first), so they agree on the order without another message.
+ * - lowest-latency: sum of both sides' RTTs to the relay;
+ * - most-stable: the longer the younger of the two connections has lasted, the better;
+ * - balanced (default): latency, plus a penalty for a connection younger than 2 minutes;
+ * - random: any common neighbour (a baseline for the simulator's comparison).
+ */
+export function rankRelays(requester: NeighbourInfo[], responder: NeighbourInfo[], strategy: RelayStrategy, random: () => number): Address[] {
+  const theirs = new Map(responder.map((n) => [n.address, n]));
+  const common: { address: Address; score: number }[] = [];
+  for (const a of requester) {
+    const b = theirs.get(a.address);
+    if (b === undefined) continue;
+    const latency = (a.rttMs ?? UNKNOWN_RTT_MS) + (b.rttMs ?? UNKNOWN_RTT_MS);
+    const age = Math.min(a.ageSeconds, b.ageSeconds);
+    let score: number;
+    switch (strategy) {
+      case 'lowest-latency':
+        score = latency;
+        break;
+      case 'most-stable':
+        score = -age;
+        break;
+      case 'random':
+        score = random();
+        break;
+      default:
+        score = latency + (age < YOUNG_CONNECTION_S ? 2_000 : 0);
+    }
+    common.push({ address: a.address, score });
+  }
+  common.sort((x, y) => x.score - y.score || (x.address < y.address ? -1 : 1));
+  return common.map((c) => c.address);
+}
+
+function isSymmetric(r: PeerRecord): boolean {
+  return r.nat === NatKind.ENDPOINT_DEPENDENT;
+}
+
+function bothSymmetric(a: PeerRecord, b: PeerRecord): boolean {
+  return isSymmetric(a) && isSymmetric(b);
+}
+
+/** Plain words for why two nodes could not link directly. */
+export function natReason(peer: PeerRecord, self: PeerRecord): string {
+  if (isSymmetric(peer) && isSymmetric(self)) return 'no direct path: both sides are behind NATs that change ports per destination (symmetric)';
+  if (isSymmetric(peer)) return 'no direct path: the peer is behind a NAT that changes ports per destination (symmetric)';
+  if (isSymmetric(self)) return 'no direct path: this node is behind a NAT that changes ports per destination (symmetric)';
+  if ((peer.nat ?? NatKind.NONE) !== NatKind.NONE || (self.nat ?? NatKind.NONE) !== NatKind.NONE) return 'no direct path: hole punching through the NATs got no answer';
+  return 'no direct path: direct handshakes got no answer (a firewall?)';
+}
