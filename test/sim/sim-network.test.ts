@@ -26,7 +26,7 @@ function makeNet(seed: number | string, opts: { lossRate?: number; latency?: Lat
 /** Every test ends here: nothing left bound, nothing in flight, counters add up. */
 function assertClean(network: SimNetwork, queue: EventQueue): void {
   const c = network.counters();
-  assert.equal(c.sent, c.delivered + c.lost + c.droppedNoRoute + c.filtered + c.inFlight);
+  assert.equal(c.sent, c.delivered + c.lost + c.droppedNoRoute + c.filtered + c.expired + c.inFlight);
   assert.equal(c.inFlight, 0);
   assert.equal(network.openSockets(), 0);
   assert.equal(queue.size, 0);
@@ -272,4 +272,22 @@ test('same seed → identical delivery trace (with jitter and loss)', () => {
   assert.ok(a.length > 1000, `${a.length}`);
   assert.deepEqual(run(11), a);
   assert.notDeepEqual(run(12), a);
+});
+
+test('NAT public addresses: malformed or out-of-range ports are unroutable, openers are counted as expired', () => {
+  const { queue, network } = makeNet(8);
+  const nat = network.createNat('full-cone');
+  const inside = network.createHost({ behind: nat }).bind();
+  const outside = network.createHost().bind();
+  for (const port of ['04000', '70000', '', '0', '4000x']) outside.send(`${nat.publicIp}:${port}`, new Uint8Array(1));
+  outside.send('198.19.255.254:4000', new Uint8Array(1)); // in the NAT range, but no NAT there
+  assert.equal(network.droppedNoRoute, 6);
+  outside.sendOpener(inside.localEndpoint, new Uint8Array(1), 3);
+  inside.sendOpener(outside.localEndpoint, new Uint8Array(1), 3);
+  assert.equal(network.expired, 2);
+  assert.equal(queue.size, 0);
+  assert.equal(nat.stats().translatedOut, 1);
+  inside.host.kill();
+  outside.host.kill();
+  assertClean(network, queue);
 });

@@ -126,8 +126,8 @@ const samples: { name: string; msg: OverlayMessage }[] = [
     }),
   },
   { name: 'routed path-reply (no neighbours)', msg: routed({ type: 'path-reply', token: 12, responder: peerV6, neighbours: [] }) },
-  { name: 'endpoint-report v4', msg: { kind: 'endpoint-report', observed: '203.0.113.9:61000' } },
-  { name: 'endpoint-report v6', msg: { kind: 'endpoint-report', observed: '[2001:db8::1]:1' } },
+  { name: 'endpoint-report v4', msg: { kind: 'endpoint-report', observed: '203.0.113.9:61000', sender: { ...peerV4, nat: 1 } } },
+  { name: 'endpoint-report v6', msg: { kind: 'endpoint-report', observed: '[2001:db8::1]:1', sender: peerBare } },
   { name: 'relay-send', msg: { kind: 'relay-send', to: A2, payload: bytesOf(1200, 7) } },
   { name: 'relay-deliver (max)', msg: { kind: 'relay-deliver', from: A4, payload: bytesOf(MAX_RELAY_PAYLOAD_BYTES, 8) } },
   {
@@ -642,7 +642,7 @@ function randomMessage(random: Random, maxBytes: number): OverlayMessage {
   switch (random.int(6)) {
     case 4: {
       const pick = random.int(3);
-      if (pick === 0) return { kind: 'endpoint-report', observed: randomEndpoint(random) };
+      if (pick === 0) return { kind: 'endpoint-report', observed: randomEndpoint(random), sender: randomPeer(random) };
       const payload = random.bytes(1 + random.int(Math.min(maxBytes, MAX_RELAY_PAYLOAD_BYTES)));
       return pick === 1 ? { kind: 'relay-send', to: randomAddress(random), payload } : { kind: 'relay-deliver', from: randomAddress(random), payload };
     }

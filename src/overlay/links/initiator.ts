@@ -50,7 +50,18 @@ export class Initiator {
     if (expectedPeer === null) {
       for (const link of ctx.table.links.values()) if (link.endpoint === endpoint) return;
     }
-    if (this.connectsByEndpoint.has(endpoint)) return;
+    const pending = this.connectsByEndpoint.get(endpoint);
+    if (pending !== undefined) {
+      // A plain connect releases a handshake held back after an opener: its INIT goes now.
+      const now = ctx.clock.now();
+      if (options.opener !== true && options.holdMs === undefined && pending.holdUntil > now) {
+        pending.holdUntil = now;
+        pending.attempts++;
+        pending.lastSentAt = now;
+        ctx.sendDatagram(endpoint, pending.hs.packet);
+      }
+      return;
+    }
     this.start(endpoint, expectedPeer, null, options);
   }
 

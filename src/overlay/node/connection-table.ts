@@ -13,9 +13,11 @@ export const ConnectionFlag = {
   INBOUND: 8,
   /** A relay (or reserve relay) for a peer this node cannot reach directly. */
   RELAY: 16,
+  /** A session the application asked for (openSession), kept until it closes it. */
+  SESSION: 32,
 } as const;
 
-const STRUCTURED = ConnectionFlag.NEAR | ConnectionFlag.SHORTCUT | ConnectionFlag.INBOUND | ConnectionFlag.RELAY;
+const STRUCTURED = ConnectionFlag.NEAR | ConnectionFlag.SHORTCUT | ConnectionFlag.INBOUND | ConnectionFlag.RELAY | ConnectionFlag.SESSION;
 
 export interface Connection {
   readonly address: Address;

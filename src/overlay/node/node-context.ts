@@ -36,7 +36,7 @@ export interface NodeContext {
   sendDirect(peer: Address, message: OverlayMessage): boolean;
   route(destination: Address, body: RoutedBody, options: RouteOptions): void;
   /** Connect to a peer whose record we learned; no-op if already connected or pending. */
-  connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap' | 'relay'): void;
+  connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap' | 'relay' | 'session'): void;
   /** Whether this node itself saw peers fail recently (told to neighbours in status messages). */
   seesChurn(): boolean;
   /** A neighbour says it sees churn: watch our own links closely for a while too. */

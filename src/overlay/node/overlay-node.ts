@@ -126,6 +126,10 @@ export class OverlayNode {
   private readonly connecting = new Map<Address, number>();
   private readonly respondedTo = new Map<Address, number>();
   private readonly wantShortcut = new Map<Address, number>();
+  /** Sessions the application asked for: token of the connect-request -> peer, and peers being linked. */
+  private readonly sessionTokens = new Map<number, { peer: Address; at: number }>();
+  private readonly wantSession = new Map<Address, number>();
+  private readonly sessions = new Set<Address>();
   private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number; via: Address | null }>();
   private readonly bootstrapEndpoints = new Set<string>();
   private housekeeping: TimerHandle | null = null;
@@ -137,6 +141,8 @@ export class OverlayNode {
   private readonly openedForUs = new Map<Address, number>();
   /** Leaf links whose join waits for the bootstrap's endpoint report (so the join carries our public endpoint). */
   private readonly leafWaiting = new Map<Address, TimerHandle>();
+  /** What each linked peer told us of itself (endpoints, NAT kind): passed on in neighbour lists. */
+  private readonly peerSelf = new Map<Address, PeerRecord>();
   private lastFailureAt = -Infinity;
   /** Last time a neighbour said it sees churn (not passed on, so churn news cannot echo forever). */
   private heardChurnAt = -Infinity;
@@ -172,7 +178,7 @@ export class OverlayNode {
       links: this.links,
       k: Math.max(2, init.nearNeighbours ?? 3),
       selfRecord: () => this.selfRecord(),
-      peerRecord: (a) => ({ address: a, endpoints: [this.table.get(a)?.endpoint ?? this.links.get(a)?.endpoint].filter((e): e is string => e !== undefined) }),
+      peerRecord: (a) => this.peerRecord(a),
       sendDirect: (peer, message) => this.sendDirect(peer, message),
       route: (destination, body, options) => this.route(destination, body, options),
       connectTo: (record, reason) => this.connectTo(record, reason),
@@ -268,6 +274,36 @@ export class OverlayNode {
     for (const link of this.links.links()) this.links.probePath(link.peer, link.endpoint);
   }
 
+  /**
+   * A session with the node at `peer` for the application (the VPN's traffic): a connect-request
+   * routed to it carries our endpoints; both sides then punch (or find a relay) and the link is
+   * kept until closeSession. Already linked: the link is kept from now on.
+   */
+  openSession(peer: Address): void {
+    if (peer === this.address || !this.running) return;
+    if (!this.sessions.has(peer) && this.sessions.size >= MAX_CONNECTIONS) return;
+    this.sessions.add(peer);
+    if (this.table.has(peer)) {
+      this.table.addFlags(peer, ConnectionFlag.SESSION);
+      return;
+    }
+    if (this.sessionTokens.size >= MAX_PENDING_ENTRIES) return;
+    const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
+    const now = this.ctx.clock.now();
+    this.sessionTokens.set(token, { peer, at: now });
+    this.wantSession.set(peer, now);
+    this.route(peer, { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+  }
+
+  /** The application no longer needs the session (the link stays if the ring still uses it). */
+  closeSession(peer: Address): void {
+    if (!this.sessions.delete(peer)) return;
+    this.wantSession.delete(peer);
+    if (!this.table.has(peer)) return;
+    this.table.clearFlags(peer, ConnectionFlag.SESSION);
+    if (this.table.get(peer)?.flags === 0) this.disconnect(peer, 'session closed');
+  }
+
   leftNeighbours(n: number): Address[] {
     return this.table.left(n);
   }
@@ -320,8 +356,12 @@ export class OverlayNode {
         this.attempts.delete(peer);
         const c = this.table.upsert(peer, e.link.endpoint, flags, this.ctx.clock.now());
         if (this.wantShortcut.delete(peer)) this.shortcuts.adopt(peer);
+        if (this.sessions.has(peer)) {
+          this.wantSession.delete(peer);
+          this.table.addFlags(peer, ConnectionFlag.SESSION);
+        }
         this.relayPaths.onLinkUp(peer);
-        if (relayOf(e.link.endpoint) === null) this.sendDirect(peer, { kind: 'endpoint-report', observed: e.link.endpoint });
+        if (relayOf(e.link.endpoint) === null) this.sendDirect(peer, { kind: 'endpoint-report', observed: e.link.endpoint, sender: this.selfRecord() });
         if ((flags & ConnectionFlag.LEAF) !== 0 && this.endpoints.observationCount === 0 && !this.leafWaiting.has(peer)) {
           // Join once the bootstrap has told us our public endpoint (it comes right after the
           // handshake), so the nodes we link with can punch toward it; at most LEAF_WAIT_MS later.
@@ -335,6 +375,7 @@ export class OverlayNode {
       }
       case 'down': {
         this.endpoints.forget(e.peer);
+        this.peerSelf.delete(e.peer);
         this.relayService.forgetPeer(e.peer);
         this.relayPaths.onLinkDown(e.peer);
         const lost = this.table.remove(e.peer);
@@ -404,8 +445,10 @@ export class OverlayNode {
         return;
       case 'endpoint-report': {
         const link = this.links.get(from);
-        if (link === undefined || relayOf(link.endpoint) !== null) return;
-        this.endpoints.report(from, m.observed, this.ctx.clock.now());
+        if (link === undefined || m.sender.address !== from) return;
+        this.peerSelf.set(from, { ...m.sender, endpoints: [...m.sender.endpoints] });
+        if (relayOf(link.endpoint) !== null) return;
+        if (this.endpoints.report(from, m.observed, this.ctx.clock.now())) this.announceRecord();
         if (this.leafWaiting.has(from)) this.releaseLeaf(from);
         return;
       }
@@ -419,6 +462,29 @@ export class OverlayNode {
         return;
       }
     }
+  }
+
+  /** Our record changed (a NAT seen, a new public endpoint): tell every peer, with where we see it. */
+  private announceRecord(): void {
+    const sender = this.selfRecord();
+    for (const link of this.links.links()) {
+      const observed = relayOf(link.endpoint) === null ? link.endpoint : null;
+      if (observed !== null) this.sendDirect(link.peer, { kind: 'endpoint-report', observed, sender });
+    }
+  }
+
+  /**
+   * A peer's record for others: what it told us of itself, with the endpoint we reach it at first
+   * when that is direct (it works, as seen from the ring).
+   */
+  private peerRecord(a: Address): PeerRecord {
+    const told = this.peerSelf.get(a);
+    const seen = this.links.get(a)?.endpoint ?? this.table.get(a)?.endpoint;
+    const endpoints: Endpoint[] = [];
+    if (seen !== undefined && relayOf(seen) === null) endpoints.push(seen);
+    for (const e of told?.endpoints ?? []) if (!endpoints.includes(e) && endpoints.length < 4) endpoints.push(e);
+    const nat = told?.nat;
+    return nat === undefined ? { address: a, endpoints } : { address: a, endpoints, nat };
   }
 
   private releaseLeaf(peer: Address): void {
@@ -609,6 +675,13 @@ export class OverlayNode {
       this.ensurePathTick();
       return;
     }
+    const session = this.sessionTokens.get(body.token);
+    if (session !== undefined && session.peer === responder.address) {
+      this.sessionTokens.delete(body.token);
+      if (this.table.has(responder.address)) this.table.addFlags(responder.address, ConnectionFlag.SESSION);
+      else this.connectTo(responder, 'session');
+      return;
+    }
     if (this.shortcuts.takeToken(body.token)) {
       const existing = this.table.get(responder.address);
       if (existing === undefined) {
@@ -647,18 +720,22 @@ export class OverlayNode {
     if (a === this.address || this.table.has(a) || this.links.get(a) !== undefined) return;
     const now = this.ctx.clock.now();
     const since = this.connecting.get(a);
-    if (since !== undefined && now - since < CONNECT_DEDUP_MS) return;
+    const opened = this.openedForUs.has(a);
+    // After the peer answered our request, INITs go at once, even if we were holding ours back.
+    if (since !== undefined && now - since < CONNECT_DEDUP_MS && !(opened && this.attempts.has(a))) return;
     const candidates = record.endpoints;
     if (candidates.length === 0 || this.connecting.size >= MAX_PENDING_ENTRIES) return;
     this.connecting.set(a, now);
     const natted = (record.nat ?? NatKind.NONE) !== NatKind.NONE;
-    const opened = this.openedForUs.has(a);
     if (natted && reason !== 'reply' && reason !== 'bootstrap' && !opened) {
       const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
       this.route(a, { type: 'connect-request', token, purpose: ConnectPurpose.NEAR, requester: this.selfRecord(), via: null }, { mode: RouteMode.EXACT });
       return;
     }
-    if (this.attempts.size < MAX_PENDING_ENTRIES) {
+    const previous = this.attempts.get(a);
+    if (previous !== undefined) {
+      previous.relayOnFailure ||= reason !== 'reply' && reason !== 'bootstrap';
+    } else if (this.attempts.size < MAX_PENDING_ENTRIES) {
       this.attempts.set(a, { record, left: candidates.length, relayOnFailure: reason !== 'reply' && reason !== 'bootstrap' });
     }
     const options = natted && reason === 'reply' ? { opener: true, holdMs: PUNCH_HOLD_MS } : undefined;
@@ -697,6 +774,15 @@ export class OverlayNode {
     this.relayService.expire(now);
     for (const [a, t] of this.respondedTo) if (now - t > 30_000) this.respondedTo.delete(a);
     for (const [a, t] of this.wantShortcut) if (now - t > 30_000) this.wantShortcut.delete(a);
+    for (const [token, s] of this.sessionTokens) if (now - s.at > 30_000) this.sessionTokens.delete(token);
+    for (const [a, t] of this.wantSession) {
+      // Not linked yet: ask again (the request or its answer may have been lost).
+      if (now - t > 30_000 && this.sessions.has(a) && !this.table.has(a)) {
+        this.wantSession.delete(a);
+        this.sessions.delete(a);
+        this.openSession(a);
+      } else if (!this.sessions.has(a)) this.wantSession.delete(a);
+    }
     for (const [a, d] of this.deferredReplies) {
       if (now - d.at > REPLY_WAIT_MS) {
         this.deferredReplies.delete(a);

@@ -1,107 +1,86 @@
 /**
  * The simulator's network: hosts with virtual IPv4 addresses inside 10.0.0.0/8 (simulated only;
  * nothing here touches a real socket), UDP-like sockets implementing {@link DatagramTransport},
- * latency from a {@link LatencyModel}, random loss, and crashes.
+ * latency from a {@link LatencyModel}, random loss, crashes, NAT routers (public addresses in
+ * 198.18.0.0/15; kinds documented in nat-box.ts) and stateful firewalls (firewall-box.ts).
+ *
+ * A host is either on the open network (reachable by its 10.x address from anywhere) or behind a
+ * NAT, in that NAT's LAN: reachable by its 10.x address only from the same LAN, and from outside
+ * only through the NAT's public address and mappings.
  *
  * Packet path (one queue event per packet that enters the network):
  *
  *     socket.send(to, bytes)
  *       │  host dead or socket closed → nothing happens (a crashed host sends nothing)
  *       ▼
- *     [source host's middlebox].outbound(packet)   false → `filtered`
+ *     [source host's middlebox].outbound(packet)    false → `filtered`
  *       ▼
- *     route(packet.to) → destination socket        none  → `droppedNoRoute`
+ *     leaving the LAN? [source NAT].outbound         false → `filtered` (full table)
+ *       │  rewrites `from` to the public endpoint
  *       ▼
- *     random loss                                   lost  → `lost`
+ *     opener (sendOpener) leaving the LAN?           → `expired` (low TTL: dies on the way)
  *       ▼
- *     queue event at now + latency(src, dst)        (`inFlight` until it fires)
+ *     route(packet.to): a socket, or a NAT's         none  → `droppedNoRoute` (also a LAN host's
+ *     public address                                        private address from outside its LAN)
  *       ▼
- *     destination still bound? (else re-route)      none  → `droppedNoRoute`
+ *     random loss                                    lost  → `lost`
+ *       ▼
+ *     queue event at now + latency(src, dst)         (`inFlight` until it fires)
+ *       ▼
+ *     to a NAT: [NAT].inbound (filter, rewrite `to`) false → `filtered`; then the private socket
+ *     to a socket: still bound? (else re-route)      none  → `droppedNoRoute`
  *       ▼
  *     [destination host's middlebox].inbound(packet) false → `filtered`
  *       ▼
- *     socket handler(from, bytes)                   → `delivered`
+ *     socket handler(from, bytes)                    → `delivered`
  *
- * So `sent = delivered + lost + droppedNoRoute + filtered + inFlight` at any time.
+ * So `sent = delivered + lost + droppedNoRoute + filtered + expired + inFlight` at any time.
  *
- * Seam for NAT boxes and firewalls: {@link Middlebox} hooks on each host's outbound and inbound
- * traffic. A firewall only returns false; a NAT will rewrite `packet.from` on the way out (its
- * mapping) and `packet.to` on the way in. NAT types (full cone, restricted, symmetric) are not
- * implemented yet; when they are, a NAT's public address will be added to the routing table so
- * that `route()` (the one place that resolves a destination) finds the box, whose inbound hook
- * then translates to the private endpoint behind it.
+ * A packet toward a NAT travels with the latency between the sender and the NAT's coordinates;
+ * hosts made with `createHost({ behind: nat })` sit at the NAT's coordinates, so both directions
+ * of a path see the same latency. Traffic inside one LAN uses the latency model as well (its
+ * floor, 5 ms by default).
  *
  * Zero copy: delivery hands the receiver the very Uint8Array that was sent. A sender must not
  * mutate a buffer after passing it to `send` (the receiver may see the change, or keep the bytes).
  */
-import type { Endpoint, DatagramTransport } from '../transport.js';
-import type { Random } from '../random.js';
+import type { Endpoint } from '../transport.js';
+import { createSeededRandom, type Random } from '../random.js';
 import type { EventQueue } from './event-queue.js';
 import type { Coordinates, LatencyModel } from './latency-model.js';
+import { FirewallBox, type FirewallOptions, type SimFirewall } from './firewall-box.js';
+import { NatBox, hasIp, ipOf } from './nat-box.js';
+import { resolveNatConfig, type NatOptions, type NatPreset } from './nat-config.js';
+import { Host, SimNetworkError, type HostNetwork, type SimHost, type SimPacket, type Socket } from './sim-host.js';
+import { Nat, type NatNetwork, type SimNat } from './sim-nat.js';
 
-/** Port used by `bind()` without an argument. */
-export const DEFAULT_PORT = 4000;
-/** `bind(0)` picks the lowest free port from here (the IANA dynamic range). */
-export const EPHEMERAL_PORT_MIN = 49152;
-
-/** A packet as middleboxes see it. */
-export interface SimPacket {
-  /** Source endpoint; a NAT rewrites it on the way out. */
-  from: Endpoint;
-  /** Destination endpoint; a NAT rewrites it on the way in. */
-  to: Endpoint;
-  readonly bytes: Uint8Array;
-}
-
-/** A box between one host and the network (NAT, firewall, fault injector). */
-export interface Middlebox {
-  /** A packet leaving the host. May rewrite `packet.from`; false drops it (counted as `filtered`). */
-  outbound(packet: SimPacket, now: number): boolean;
-  /** A packet arriving for the host. May rewrite `packet.to`; false drops it (counted as `filtered`). */
-  inbound(packet: SimPacket, now: number): boolean;
-}
-
-export interface SocketStats {
-  sent: number;
-  received: number;
-  bytesSent: number;
-  bytesReceived: number;
-}
-
-export interface SimSocket extends DatagramTransport {
-  readonly stats: Readonly<SocketStats>;
-  readonly host: SimHost;
-  readonly port: number;
-  readonly closed: boolean;
-}
-
-export interface SimHost {
-  /** Virtual IPv4 address inside 10.0.0.0/8, unique in its network. */
-  readonly ip: string;
-  readonly coordinates: Coordinates;
-  readonly alive: boolean;
-  /** Binds a socket on `port` (default 4000; 0 picks a free ephemeral port). One socket per port. */
-  bind(port?: number): SimSocket;
-  /** Crash without warning: from now on the host sends and receives nothing; its sockets are closed. */
-  kill(): void;
-  /** Brings a killed host back with the same address and no sockets (a reboot). */
-  revive(): void;
-  /** Sockets currently bound (for "no sockets left" checks). */
-  openSockets(): number;
-  /** Puts a middlebox between this host and the network (null removes it). */
-  setMiddlebox(box: Middlebox | null): void;
-}
+export {
+  DEFAULT_PORT,
+  EPHEMERAL_PORT_MIN,
+  SimNetworkError,
+  type Middlebox,
+  type SimHost,
+  type SimNetworkErrorCode,
+  type SimPacket,
+  type SimSocket,
+  type SocketStats,
+} from './sim-host.js';
+export type { SimNat } from './sim-nat.js';
+export type { SimFirewall, FirewallOptions, FirewallStats } from './firewall-box.js';
+export { NAT_KINDS, type NatConfig, type NatKind, type NatOptions, type NatPreset, type NatStats } from './nat-config.js';
 
 export interface NetworkCounters {
-  /** Datagrams handed to the network by live sockets. */
+  /** Datagrams handed to the network by live sockets (openers included). */
   sent: number;
   delivered: number;
   /** Dropped by random loss. */
   lost: number;
-  /** Destination unknown, dead or not bound (at send or on arrival). */
+  /** Destination unknown, dead, not bound, or a private address outside its LAN (at send or on arrival). */
   droppedNoRoute: number;
-  /** Dropped by a middlebox. */
+  /** Dropped by a middlebox, firewall or NAT. */
   filtered: number;
+  /** Openers (`sendOpener`) that died of their low TTL after leaving the sender's side. */
+  expired: number;
   /** Scheduled and not yet arrived. */
   inFlight: number;
   /** Payload bytes of `sent`. */
@@ -118,22 +97,18 @@ export interface SimNetworkInit {
   lossRate?: number;
 }
 
-export type SimNetworkErrorCode = 'EADDRINUSE' | 'EHOSTDOWN' | 'EINVAL' | 'EADDRNOTAVAIL';
-
-export class SimNetworkError extends Error {
-  override readonly name = 'SimNetworkError';
-  constructor(
-    readonly code: SimNetworkErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+export interface CreateHostOptions {
+  coordinates?: Coordinates;
+  /** Put the new host behind this NAT, at the NAT's coordinates (unless `coordinates` is given). */
+  behind?: SimNat;
 }
 
-type Handler = (from: Endpoint, bytes: Uint8Array) => void;
+export type CreateNatOptions = NatOptions & { coordinates?: Coordinates };
 
 class Packet implements SimPacket {
   dst: Socket | null = null;
+  /** Set when the packet is on its way to a NAT's public address. */
+  nat: Nat | null = null;
   constructor(
     public from: Endpoint,
     public to: Endpoint,
@@ -141,97 +116,22 @@ class Packet implements SimPacket {
   ) {}
 }
 
-class Socket implements SimSocket {
-  readonly localEndpoint: Endpoint;
-  readonly stats: SocketStats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 };
-  handler: Handler | null = null;
-  closed = false;
-
-  constructor(
-    readonly host: Host,
-    readonly port: number,
-  ) {
-    this.localEndpoint = `${host.ip}:${port}`;
-  }
-
-  send(to: Endpoint, bytes: Uint8Array): void {
-    if (this.closed) return;
-    this.host.network._transmit(this, to, bytes);
-  }
-
-  onPacket(handler: Handler): void {
-    this.handler = handler;
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.handler = null;
-    this.host._unbind(this);
-  }
-}
-
-class Host implements SimHost {
-  readonly sockets = new Map<number, Socket>();
-  middlebox: Middlebox | null = null;
-  alive = true;
-
-  constructor(
-    readonly network: SimNetwork,
-    readonly ip: string,
-    readonly coordinates: Coordinates,
-  ) {}
-
-  bind(port: number = DEFAULT_PORT): SimSocket {
-    if (!this.alive) throw new SimNetworkError('EHOSTDOWN', `host ${this.ip} is down`);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SimNetworkError('EINVAL', `bad port ${port}`);
-    if (port === 0) {
-      port = EPHEMERAL_PORT_MIN;
-      while (this.sockets.has(port)) if (++port > 65535) throw new SimNetworkError('EADDRNOTAVAIL', 'no free port');
-    } else if (this.sockets.has(port)) {
-      throw new SimNetworkError('EADDRINUSE', `${this.ip}:${port} is already bound`);
-    }
-    const socket = new Socket(this, port);
-    this.sockets.set(port, socket);
-    this.network._register(socket);
-    return socket;
-  }
-
-  kill(): void {
-    if (!this.alive) return;
-    this.alive = false;
-    for (const socket of [...this.sockets.values()]) socket.close();
-  }
-
-  revive(): void {
-    this.alive = true;
-  }
-
-  openSockets(): number {
-    return this.sockets.size;
-  }
-
-  setMiddlebox(box: Middlebox | null): void {
-    this.middlebox = box;
-  }
-
-  _unbind(socket: Socket): void {
-    this.sockets.delete(socket.port);
-    this.network._unregister(socket);
-  }
-}
-
 /** Last octet runs 1..254 (no .0 network or .255 broadcast-looking addresses). */
 const HOSTS_PER_24 = 254;
 const MAX_HOSTS = HOSTS_PER_24 * 256 * 256;
+/** NAT public addresses: 198.18.0.0/15, two /16s of 254 × 256 addresses each. */
+const MAX_NAT_IPS = HOSTS_PER_24 * 256 * 2;
+const PORT_TEXT = /^[1-9]\d{0,4}$/;
 
-export class SimNetwork {
+export class SimNetwork implements HostNetwork, NatNetwork {
   private readonly queue: EventQueue;
   private readonly random: Random;
   private readonly latency: LatencyModel;
   private readonly delayMs: (a: Coordinates, b: Coordinates) => number;
   private readonly routes = new Map<Endpoint, Socket>();
   private readonly hostsByIp = new Map<string, Host>();
+  private readonly natsByIp = new Map<string, Nat>();
+  private natIpsUsed = 0;
   /** One shared callback: `queue.post(at, deliverFn, packet)` measured 1.6 M packets/s against 0.94 M with a closure and handle per packet. */
   private readonly deliverFn = (packet: Packet): void => this.deliver(packet);
   private loss: number;
@@ -241,6 +141,7 @@ export class SimNetwork {
     lost: 0,
     droppedNoRoute: 0,
     filtered: 0,
+    expired: 0,
     inFlight: 0,
     bytes: 0,
     bytesDelivered: 0,
@@ -255,6 +156,9 @@ export class SimNetwork {
     this.loss = checkRate(init.lossRate ?? 0);
   }
 
+  get now(): number {
+    return this.queue.now;
+  }
   get sent(): number {
     return this.c.sent;
   }
@@ -269,6 +173,9 @@ export class SimNetwork {
   }
   get filtered(): number {
     return this.c.filtered;
+  }
+  get expired(): number {
+    return this.c.expired;
   }
   get inFlight(): number {
     return this.c.inFlight;
@@ -290,19 +197,45 @@ export class SimNetwork {
   }
 
   /** A new host with the next free address and coordinates from the latency model (unless given). */
-  createHost(opts: { coordinates?: Coordinates } = {}): SimHost {
+  createHost(opts: CreateHostOptions = {}): SimHost {
     const index = this.hostsByIp.size;
     if (index >= MAX_HOSTS) throw new SimNetworkError('EADDRNOTAVAIL', '10.0.0.0/8 is full');
     const last = (index % HOSTS_PER_24) + 1;
     const rest = Math.floor(index / HOSTS_PER_24);
     const ip = `10.${rest >> 8}.${rest & 0xff}.${last}`;
-    const host = new Host(this, ip, opts.coordinates ?? this.latency.place());
+    const host = new Host(this, ip, opts.coordinates ?? opts.behind?.coordinates ?? this.latency.place());
     this.hostsByIp.set(ip, host);
+    opts.behind?.attach(host);
     return host;
+  }
+
+  /**
+   * A NAT router with a fresh public address, from a preset name (`'linux'`, `'symmetric'`, …) or
+   * options (see nat-box.ts). Its port choices come from its own generator, seeded from the
+   * network's, so runs stay deterministic. Put hosts behind it with `createHost({ behind })` or
+   * `nat.attach(host)`.
+   */
+  createNat(opts: CreateNatOptions | NatPreset): SimNat {
+    const config = resolveNatConfig(opts);
+    const coordinates = (typeof opts === 'string' ? undefined : opts.coordinates) ?? this.latency.place();
+    const box = new NatBox(config, createSeededRandom(this.random.int(0x1_0000_0000)), this.nextNatIp());
+    const nat = new Nat(this, box, coordinates);
+    this.natsByIp.set(nat.publicIp, nat);
+    return nat;
+  }
+
+  /** A stateful firewall (drops unsolicited inbound UDP); install it with `firewall.attach(host)`. */
+  createFirewall(opts: FirewallOptions = {}): SimFirewall {
+    return new FirewallBox(opts, () => this.queue.now);
   }
 
   host(ip: string): SimHost | undefined {
     return this.hostsByIp.get(ip);
+  }
+
+  /** The NAT whose public address is `ip`. */
+  nat(ip: string): SimNat | undefined {
+    return this.natsByIp.get(ip);
   }
 
   hostCount(): number {
@@ -329,8 +262,23 @@ export class SimNetwork {
     if (this.routes.get(socket.localEndpoint) === socket) this.routes.delete(socket.localEndpoint);
   }
 
+  /** @internal */
+  _ownHost(host: SimHost): Host {
+    const own = this.hostsByIp.get(host.ip);
+    if (own !== host) throw new SimNetworkError('EINVAL', `host ${host.ip} belongs to another network`);
+    return own;
+  }
+
+  /** @internal */
+  _renumberNat(nat: Nat): string {
+    if (this.natsByIp.get(nat.publicIp) === nat) this.natsByIp.delete(nat.publicIp);
+    const ip = this.nextNatIp();
+    this.natsByIp.set(ip, nat);
+    return ip;
+  }
+
   /** @internal The send half of the packet path (see the diagram at the top). */
-  _transmit(socket: Socket, to: Endpoint, bytes: Uint8Array): void {
+  _transmit(socket: Socket, to: Endpoint, bytes: Uint8Array, opener: boolean): void {
     const c = this.c;
     const len = bytes.length;
     c.sent++;
@@ -339,12 +287,28 @@ export class SimNetwork {
     socket.stats.bytesSent += len;
     const packet = new Packet(socket.localEndpoint, to, bytes);
     const src = socket.host;
-    if (src.middlebox !== null && !src.middlebox.outbound(packet, this.queue.now)) {
+    const now = this.queue.now;
+    if (src.middlebox !== null && !src.middlebox.outbound(packet, now)) {
       c.filtered++;
       return;
     }
-    const dst = this.route(packet.to);
-    if (dst === undefined) {
+    let dst = this.routes.get(packet.to);
+    const srcNat = src.nat;
+    const withinLan = srcNat !== null && dst !== undefined && dst.host.nat === srcNat;
+    if (!withinLan) {
+      if (srcNat !== null && !srcNat.box.outbound(packet, now)) {
+        c.filtered++;
+        return;
+      }
+      if (opener) {
+        c.expired++;
+        return;
+      }
+    }
+    let nat: Nat | undefined;
+    if (dst === undefined) nat = this.natAt(packet.to);
+    else if (dst.host.nat !== null && !withinLan) dst = undefined; // a private address seen from outside its LAN
+    if (dst === undefined && nat === undefined) {
       c.droppedNoRoute++;
       return;
     }
@@ -352,30 +316,59 @@ export class SimNetwork {
       c.lost++;
       return;
     }
-    packet.dst = dst;
+    let at: Coordinates;
+    if (nat !== undefined) {
+      packet.nat = nat;
+      at = nat.coordinates;
+    } else {
+      packet.dst = dst!;
+      at = dst!.host.coordinates;
+    }
     c.inFlight++;
-    this.queue.post(this.queue.now + this.delayMs(src.coordinates, dst.host.coordinates), this.deliverFn, packet);
+    this.queue.post(this.queue.now + this.delayMs(src.coordinates, at), this.deliverFn, packet);
   }
 
-  /** The one place where a destination endpoint is resolved. */
-  private route(to: Endpoint): Socket | undefined {
-    return this.routes.get(to);
+  /** The NAT whose public address `to` names, with a well-formed port. */
+  private natAt(to: Endpoint): Nat | undefined {
+    if (this.natsByIp.size === 0) return undefined;
+    const nat = this.natsByIp.get(ipOf(to));
+    if (nat === undefined) return undefined;
+    const portText = to.slice(to.lastIndexOf(':') + 1);
+    return PORT_TEXT.test(portText) && Number(portText) <= 65535 ? nat : undefined;
   }
 
   private deliver(packet: Packet): void {
     const c = this.c;
     c.inFlight--;
-    let dst = packet.dst!;
-    packet.dst = null;
-    if (dst.closed) {
-      // Closed (or its host died) while the packet was in flight; a socket bound since then on the
-      // same endpoint gets it, as with real UDP.
-      const again = this.route(packet.to);
-      if (again === undefined) {
+    let dst: Socket | undefined;
+    const nat = packet.nat;
+    if (nat !== null) {
+      packet.nat = null;
+      if (!hasIp(packet.to, nat.publicIp)) {
+        c.droppedNoRoute++; // the NAT changed its address while the packet was on its way
+        return;
+      }
+      if (!nat.box.inbound(packet, this.queue.now)) {
+        c.filtered++;
+        return;
+      }
+      dst = this.routes.get(packet.to);
+      if (dst === undefined || dst.host.nat !== nat) {
         c.droppedNoRoute++;
         return;
       }
-      dst = again;
+    } else {
+      dst = packet.dst!;
+      packet.dst = null;
+      if (dst.closed) {
+        // Closed (or its host died) while the packet was in flight; a socket bound since then on the
+        // same endpoint gets it, as with real UDP.
+        dst = this.routes.get(packet.to);
+        if (dst === undefined) {
+          c.droppedNoRoute++;
+          return;
+        }
+      }
     }
     const host = dst.host;
     if (host.middlebox !== null && !host.middlebox.inbound(packet, this.queue.now)) {
@@ -389,6 +382,14 @@ export class SimNetwork {
     dst.stats.bytesReceived += len;
     const handler = dst.handler;
     if (handler !== null) handler(packet.from, packet.bytes);
+  }
+
+  private nextNatIp(): string {
+    const index = this.natIpsUsed++;
+    if (index >= MAX_NAT_IPS) throw new SimNetworkError('EADDRNOTAVAIL', '198.18.0.0/15 (NAT public addresses) is full');
+    const last = (index % HOSTS_PER_24) + 1;
+    const rest = Math.floor(index / HOSTS_PER_24);
+    return `198.${18 + (rest >> 8)}.${rest & 0xff}.${last}`;
   }
 }
 

@@ -5,7 +5,7 @@ import { createSeededRandom, type Random } from '../random.js';
 import { createNode, type OverlayNode, type OverlayNodeInit } from '../node/overlay-node.js';
 import { EventQueue } from './event-queue.js';
 import { createLatencyModel } from './latency-model.js';
-import { SimNetwork, type SimHost } from './sim-network.js';
+import { SimNetwork, type SimFirewall, type SimHost, type SimNat } from './sim-network.js';
 import { SIM_EPOCH_MS, createVirtualClock, type VirtualClock } from './virtual-clock.js';
 
 export interface SimNode {
@@ -14,7 +14,16 @@ export interface SimNode {
   readonly clock: VirtualClock;
   readonly endpoint: string;
   readonly joinedAt: number;
+  /** Reachable from anywhere (no NAT, no firewall): may serve as a bootstrap. */
+  readonly open: boolean;
   alive: boolean;
+}
+
+export interface SpawnOptions {
+  /** Put the node's host behind this NAT (at its coordinates). */
+  behind?: SimNat;
+  /** Put the node's host behind this firewall. */
+  firewall?: SimFirewall;
 }
 
 export interface SimOverlayOptions {
@@ -64,10 +73,12 @@ export class SimOverlay {
   }
 
   /** Adds a node; it bootstraps from up to two random live nodes (none: it starts the ring). */
-  spawn(): SimNode {
+  spawn(options: SpawnOptions = {}): SimNode {
     const index = this.spawned++;
     const nodeRandom = createSeededRandom(`${this.options.seed}:node:${index}`);
-    const host = this.network.createHost();
+    const host = options.behind !== undefined ? this.network.createHost({ behind: options.behind }) : this.network.createHost();
+    options.firewall?.attach(host);
+    const open = options.behind === undefined && options.firewall === undefined;
     const transport = host.bind();
     const clock = wholeMilliseconds(createVirtualClock(this.queue));
     const identity = generateIdentity(nodeRandom);
@@ -77,13 +88,14 @@ export class SimOverlay {
       link: { ...this.options.nodeInit?.link, encryptPayloads: this.options.encrypt ?? true },
     };
     const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: silentLogger });
-    const live = this.live().filter((n) => n.node.joined);
+    // Bootstraps are reachable nodes: a NATed node's own endpoint is private.
+    const live = this.live().filter((n) => n.node.joined && n.open);
     const bootstraps: string[] = [];
     for (let i = 0; i < 2 && live.length > 0; i++) {
       const b = live[this.random.int(live.length)] as SimNode;
       if (!bootstraps.includes(b.endpoint)) bootstraps.push(b.endpoint);
     }
-    const sim: SimNode = { node, host, clock, endpoint: transport.localEndpoint, joinedAt: this.queue.now, alive: true };
+    const sim: SimNode = { node, host, clock, endpoint: transport.localEndpoint, joinedAt: this.queue.now, open, alive: true };
     this.nodes.push(sim);
     node.start(bootstraps);
     return sim;

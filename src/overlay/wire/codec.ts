@@ -1,6 +1,6 @@
 import { err, ok, type Result } from '../result.js';
 import { ByteReader, type ByteWriter } from './bytes.js';
-import { readDhtRecord, readPeerList, sharedWriter, writeDhtRecord, writePeerList } from './codec-records.js';
+import { readDhtRecord, readPeerList, readPeerRecord, sharedWriter, writeDhtRecord, writePeerList, writePeerRecord } from './codec-records.js';
 import { readRouted, writeRouted } from './codec-routed.js';
 import { readEndpoint, writeEndpoint } from './endpoint-bytes.js';
 import {
@@ -36,7 +36,7 @@ export {
  *   +---------+------+------------------------------+
  *   version is OVERLAY_WIRE_VERSION (1), type a MessageType.
  *
- * ENDPOINT_REPORT (0x15): | endpoint (endpoint-bytes.ts) |
+ * ENDPOINT_REPORT (0x15): | observed endpoint (endpoint-bytes.ts) | sender PeerRecord |
  * RELAY_SEND (0x16):      | to 20      | payloadLen 2 (1..2048) | payload |
  * RELAY_DELIVER (0x17):   | from 20    | payloadLen 2 (1..2048) | payload |
  *
@@ -84,6 +84,7 @@ export function encodeMessage(msg: OverlayMessage): Uint8Array {
     case 'endpoint-report':
       w.u8(MessageType.ENDPOINT_REPORT, 'type');
       writeEndpoint(w, msg.observed, 'endpoint-report observed');
+      writePeerRecord(w, msg.sender, 'endpoint-report sender');
       break;
     case 'relay-send':
       w.u8(MessageType.RELAY_SEND, 'type');
@@ -153,10 +154,12 @@ export function decodeMessage(bytes: Uint8Array): Result<OverlayMessage, WireErr
       what = 'broadcast message';
       msg = readBroadcast(r);
       break;
-    case MessageType.ENDPOINT_REPORT:
+    case MessageType.ENDPOINT_REPORT: {
       what = 'endpoint-report message';
-      msg = { kind: 'endpoint-report', observed: readEndpoint(r, 'endpoint-report observed') };
+      const observed = readEndpoint(r, 'endpoint-report observed');
+      msg = { kind: 'endpoint-report', observed, sender: readPeerRecord(r, 'endpoint-report sender') };
       break;
+    }
     case MessageType.RELAY_SEND: {
       what = 'relay-send message';
       const to = r.address('relay-send to');

@@ -197,6 +197,8 @@ export interface BroadcastMessage {
 export interface EndpointReportMessage {
   kind: 'endpoint-report';
   observed: Endpoint;
+  /** The sender's own record (its endpoints, best first, and NAT kind), for the receiver to pass on in neighbour lists. */
+  sender: PeerRecord;
 }
 
 /** Asks a relay (a common neighbour) to pass a link datagram on to `to`. The relay cannot read it. */
