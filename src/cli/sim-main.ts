@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runExperiment, type ExperimentResult } from '../overlay/sim/experiment.js';
+import { runRelayExperiment, type RelayExperimentResult } from '../overlay/sim/relay-experiment.js';
 
 const USAGE = `Usage: npm run sim -- [options]
 
@@ -16,6 +17,10 @@ network with a virtual clock, and prints figures. Deterministic for a given seed
   --loss R                  packet loss rate 0..1 (default 0)
   --hop-samples H           routed pings between random pairs at the end (default 1000)
   --no-encrypt              skip payload encryption (handshakes stay real); said in the output
+  --experiment relays       instead: compare ways to carry pairs that cannot link directly
+                            (overlay routing, random / lowest-latency / most-stable relay);
+                            uses --nodes (default 300), --minutes (default 30),
+                            --churn-median-minutes (default 30), --pairs P (default 20)
   --json                    one JSON object on stdout
   --quiet                   no progress lines on stderr
 `;
@@ -47,6 +52,8 @@ async function main(): Promise<void> {
         loss: { type: 'string' },
         'hop-samples': { type: 'string' },
         'no-encrypt': { type: 'boolean' },
+        experiment: { type: 'string' },
+        pairs: { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -59,6 +66,20 @@ async function main(): Promise<void> {
   const v = parsed.values;
   if (v.help === true) {
     process.stdout.write(USAGE);
+    return;
+  }
+  const progress = v.quiet === true ? () => {} : (line: string) => process.stderr.write(`[sim] ${line}\n`);
+  if (v.experiment !== undefined) {
+    if (v.experiment !== 'relays') fail(`unknown experiment "${v.experiment}" (known: relays)`);
+    const relays = await runRelayExperiment({
+      nodes: Math.round(num(v.nodes, 'nodes', 300, 10, 20_000)),
+      pairs: Math.round(num(v.pairs, 'pairs', 20, 1, 1000)),
+      minutes: num(v.minutes, 'minutes', 30, 6, 24 * 60),
+      churnMedianMinutes: num(v['churn-median-minutes'], 'churn-median-minutes', 30, 0, 1e6),
+      seed: v.seed ?? '1',
+      progress,
+    });
+    process.stdout.write(v.json === true ? `${JSON.stringify(relays)}\n` : formatRelays(relays));
     return;
   }
   const minutes = num(v.minutes, 'minutes', 10, 1, 24 * 60);
@@ -78,6 +99,22 @@ async function main(): Promise<void> {
   const result = await runExperiment(options);
   if (v.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(formatResult(result));
+}
+
+function formatRelays(r: RelayExperimentResult): string {
+  const head = `Pairs that cannot link directly: ${r.pairs} pairs behind symmetric NATs, ${r.nodes} public nodes ` +
+    `(churn median ${r.churnMedianMinutes} min), ${r.minutes} virtual min, seed ${r.seed}\n`;
+  const rows = r.rows.map((row) =>
+    [
+      row.way.padEnd(22),
+      String(row.medianLatencyMs ?? '-').padStart(10),
+      String(row.p99LatencyMs ?? '-').padStart(10),
+      `${(row.brokenFraction * 100).toFixed(2)}%`.padStart(8),
+      String(row.relayedPairsAtEnd).padStart(8),
+      String(row.failovers).padStart(10),
+    ].join(' '),
+  );
+  return `${head}${'way'.padEnd(22)} ${'median ms'.padStart(10)} ${'p99 ms'.padStart(10)} ${'broken'.padStart(8)} ${'relayed'.padStart(8)} ${'failovers'.padStart(10)}\n${rows.join('\n')}\n`;
 }
 
 function formatResult(r: ExperimentResult): string {

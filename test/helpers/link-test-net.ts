@@ -324,7 +324,10 @@ export function makePair(
 /** Connects `a` to `b`, lets the handshake finish, and checks both sides are up. */
 export function linkUp(clock: VirtualClock, a: LinkNode, b: LinkNode): void {
   a.layer.connect(b.endpoint, b.address);
-  clock.advance(50);
+  // The responder reports the link once the initiator's first packet confirms it: 2 one-way trips after the INIT.
+  for (let waited = 0; waited < 2_000 && (a.layer.get(b.address) === undefined || b.layer.get(a.address) === undefined); waited += 10) {
+    clock.advance(10);
+  }
   if (a.layer.get(b.address) === undefined || b.layer.get(a.address) === undefined) {
     throw new Error(`link ${a.name}–${b.name} did not come up: ${JSON.stringify(a.events.map((e) => e.kind))}`);
   }

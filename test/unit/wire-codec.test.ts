@@ -118,6 +118,7 @@ const samples: { name: string; msg: OverlayMessage }[] = [
       type: 'path-request',
       token: 11,
       requester: { ...peerMixed, nat: 2 },
+      via: A4,
       neighbours: [
         { address: A1, ageSeconds: 0xffffffff, rttMs: 0 },
         { address: A2, ageSeconds: 0, rttMs: null },
@@ -602,7 +603,7 @@ function randomBody(random: Random, maxBytes: number): RoutedBody {
         rttMs: random.int(4) === 0 ? null : random.int(0xffff),
       }));
       return random.int(2) === 0
-        ? { type: 'path-request', token: u32(), requester: randomPeer(random), neighbours }
+        ? { type: 'path-request', token: u32(), requester: randomPeer(random), neighbours, via: random.int(2) === 0 ? null : randomAddress(random) }
         : { type: 'path-reply', token: u32(), responder: randomPeer(random), neighbours };
     }
     case 0:

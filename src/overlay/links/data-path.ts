@@ -3,7 +3,7 @@ import type { Endpoint } from '../transport.js';
 import { MAX_PAYLOAD_BYTES } from './config.js';
 import { ContentType, closeBody, decodeContent, keepaliveBody } from './content-codec.js';
 import type { LinkContext } from './context.js';
-import type { Link } from './link-table.js';
+import { type Link, linkInfo } from './link-table.js';
 import { MIN_DATA_BYTES, readDataCounter, readDataReceiverIndex } from './packet-codec.js';
 import { OpenFailure, type Session, canSendOn } from './session.js';
 
@@ -37,7 +37,7 @@ export class DataPath {
     }
     const now = ctx.clock.now();
     if (link.queue.length > 0) this.flushQueue(link);
-    const session = link.queue.length === 0 ? this.sendingSession(link, now) : null;
+    const session = link.queue.length === 0 && link.confirmed ? this.sendingSession(link, now) : null;
     if (session === null) {
       if (link.queue.length >= ctx.config.maxQueuedPerPeer) {
         ctx.stats.droppedQueueFull++;
@@ -45,7 +45,7 @@ export class DataPath {
         return false;
       }
       link.queue.push(payload);
-      this.requestRekey(link, now);
+      if (link.confirmed) this.requestRekey(link, now);
       return true;
     }
     this.transmit(link, session, ContentType.PAYLOAD, payload, now);
@@ -65,7 +65,7 @@ export class DataPath {
   }
 
   flushQueue(link: Link): void {
-    if (link.queue.length === 0) return;
+    if (link.queue.length === 0 || !link.confirmed) return;
     const now = this.ctx.clock.now();
     let sent = 0;
     while (sent < link.queue.length) {
@@ -104,6 +104,19 @@ export class DataPath {
     this.ctx.sendDatagram(endpoint, packet);
   }
 
+  /**
+   * The responder's link is confirmed by the initiator's first authenticated packet: report it and
+   * send what waited. False when the node closed it from its `up` handler.
+   */
+  private confirm(link: Link): boolean {
+    link.confirmed = true;
+    this.ctx.log.info('link up', { peer: shortAddress(link.peer), endpoint: link.endpoint, initiator: false });
+    this.ctx.emit({ kind: 'up', link: linkInfo(link) });
+    if (this.ctx.table.links.get(link.peer) !== link) return false;
+    this.flushQueue(link);
+    return true;
+  }
+
   /** Tells the peer (if a session may send) and forgets the link. */
   close(link: Link, reason: string): void {
     const now = this.ctx.clock.now();
@@ -139,6 +152,7 @@ export class DataPath {
     }
     const link = session.link;
     link.lastReceivedAt = now;
+    if (!link.confirmed && !this.confirm(link)) return;
     if (session === link.next) {
       // The initiator of the rekey uses the new keys: they are confirmed.
       ctx.table.promoteNext(link, now);

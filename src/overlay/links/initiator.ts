@@ -149,6 +149,13 @@ export class Initiator {
       ctx.table.replaceCurrent(link, makeSession(link), now);
       link.endpoint = from;
       link.credential = credential;
+      if (!link.confirmed) {
+        // Our own handshake completed on a link the peer had opened and not yet used: it is ours now.
+        link.confirmed = true;
+        ctx.log.info('link up', { peer: shortAddress(peer), endpoint: from, initiator: true });
+        ctx.emit({ kind: 'up', link: linkInfo(link) });
+        if (ctx.table.links.get(peer) !== link) return;
+      }
       ctx.log.debug(p.link !== null ? 'rekeyed' : 'session replaced', { peer: shortAddress(peer) });
     }
     // Key confirmation for the responder and a first RTT sample.

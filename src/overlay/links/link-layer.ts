@@ -147,11 +147,11 @@ class LinkLayerImpl implements InspectableLinkLayer {
 
   get(peer: Address): LinkInfo | undefined {
     const link = this.table.links.get(peer);
-    return link === undefined ? undefined : linkInfo(link);
+    return link === undefined || !link.confirmed ? undefined : linkInfo(link);
   }
 
   links(): Iterable<LinkInfo> {
-    return Array.from(this.table.links.values(), linkInfo);
+    return Array.from(this.table.links.values()).filter((l) => l.confirmed).map(linkInfo);
   }
 
   onEvent(handler: (event: LinkEvent) => void): void {

@@ -14,6 +14,13 @@ export interface Link {
   lastReceivedAt: number;
   rttMs: number | null;
   readonly initiator: boolean;
+  /**
+   * The peer has proven it holds the session keys and receives at `endpoint`: true at once on the
+   * initiator (the RESP did), on the responder with the initiator's first authenticated packet.
+   * Until then the responder neither sends (a packet could overtake the RESP and be dropped) nor
+   * reports the link (`up`), so INITs from a spoofed or flooding source add no peers.
+   */
+  confirmed: boolean;
   /** The session used for sending. */
   current: Session;
   /** Responder side of a rekey: the new session, used once the initiator sends on it. */
@@ -67,6 +74,7 @@ export class LinkTable {
       lastReceivedAt: n.now,
       rttMs: null,
       initiator: n.initiator,
+      confirmed: n.initiator,
       next: null,
       previous: null,
       previousExpiresAt: 0,

@@ -28,6 +28,12 @@ export function runMaintenance(
     if (link.liveness !== null) soonest = Math.min(soonest ?? Infinity, config.tickMs, link.liveness.keepaliveIdleMs / 2);
     // Most links need nothing on most ticks; skipping them is what keeps 10,000 simulated nodes fast.
     if (now < link.nextCheckAt && link.queue.length === 0) continue;
+    if (!link.confirmed) {
+      // A responder's link whose initiator never used it (lost, spoofed or abandoned): forget it quietly.
+      if (now - link.establishedAt >= config.unconfirmedSessionTimeoutMs) ctx.dropLink(link, null);
+      else link.nextCheckAt = link.establishedAt + config.unconfirmedSessionTimeoutMs;
+      continue;
+    }
     const idle = now - link.lastReceivedAt;
     const keepaliveIdleMs = pingAfter(link, config);
     const silentFor = link.liveness === null ? idle : now - Math.max(link.lastReceivedAt, link.liveness.since);

@@ -5,7 +5,7 @@ import { MAX_RATE_LIMITED_SOURCES, MAX_REMEMBERED_PEERS } from './config.js';
 import type { LinkContext } from './context.js';
 import { hashInit, respond, verifyInit } from './handshake.js';
 import type { Initiator } from './initiator.js';
-import { type Link, linkInfo } from './link-table.js';
+import type { Link } from './link-table.js';
 import type { HandshakeInit } from './packet-codec.js';
 import { SourceRateLimiter, sourceOf } from './rate-limiter.js';
 import { Session, canSendOn } from './session.js';
@@ -113,8 +113,7 @@ export class Responder {
       created.lastInitHash = initHash;
       created.lastResp = answer.packet;
       created.lastRespResends = 0;
-      ctx.log.info('link up', { peer: shortAddress(peer), endpoint: from, initiator: false });
-      ctx.emit({ kind: 'up', link: linkInfo(created) });
+      // `up` comes with the initiator's first authenticated packet (data-path.ts).
       return;
     }
     // A rekey (or the peer restarted, or connected again): new keys on the same link, no events.

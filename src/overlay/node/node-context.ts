@@ -37,6 +37,13 @@ export interface NodeContext {
   route(destination: Address, body: RoutedBody, options: RouteOptions): void;
   /** Connect to a peer whose record we learned; no-op if already connected or pending. */
   connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap' | 'relay' | 'session'): void;
+  /**
+   * Where replies to this node's requests should go while it has not joined the ring (a leaf
+   * connection, which passes them on); null once joined.
+   */
+  returnVia(): Address | null;
+  /** Routes a reply to a requester, through `via` when the requester has not joined yet. */
+  sendReply(requester: Address, body: RoutedBody, via: Address | null): void;
   /** Whether this node itself saw peers fail recently (told to neighbours in status messages). */
   seesChurn(): boolean;
   /** A neighbour says it sees churn: watch our own links closely for a while too. */

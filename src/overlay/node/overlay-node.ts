@@ -36,6 +36,8 @@ export interface OverlayNodeInit {
   relay?: Partial<RelayServiceInit>;
   /** How this node ranks relays for peers it cannot reach directly (default balanced). */
   relayStrategy?: RelayStrategy;
+  /** Look for relays when no direct path works (default true; false leaves such peers to overlay routing). */
+  useRelays?: boolean;
 }
 
 export interface OverlayNodeComponents {
@@ -120,6 +122,7 @@ export class OverlayNode {
   private readonly ctx: NodeContext;
   private readonly routeTtl: number;
   private readonly defaultKeepaliveMs: number;
+  private readonly useRelays: boolean;
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
   private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
   private readonly appHandlers = new Map<number, AppHandler>();
@@ -153,6 +156,7 @@ export class OverlayNode {
     this.address = identity.address;
     this.routeTtl = init.routeTtl ?? 64;
     this.defaultKeepaliveMs = init.link?.keepaliveIdleMs ?? 20_000;
+    this.useRelays = init.useRelays ?? true;
     this.table = new ConnectionTable(identity.address);
     this.nodeTransport = new NodeTransport(components.transport, (relay, to, bytes) => {
       if (!this.table.has(relay)) return;
@@ -183,6 +187,8 @@ export class OverlayNode {
       route: (destination, body, options) => this.route(destination, body, options),
       connectTo: (record, reason) => this.connectTo(record, reason),
       disconnect: (a, reason) => this.disconnect(a, reason),
+      returnVia: () => this.returnVia(),
+      sendReply: (requester, body, via) => this.sendReply(requester, body, via),
       seesChurn: () => this.ctx.clock.now() - this.lastFailureAt < CHURN_MEMORY_MS,
       heardChurn: () => {
         const now = this.ctx.clock.now();
@@ -292,7 +298,7 @@ export class OverlayNode {
     const now = this.ctx.clock.now();
     this.sessionTokens.set(token, { peer, at: now });
     this.wantSession.set(peer, now);
-    this.route(peer, { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+    this.route(peer, { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.selfRecord(), via: this.returnVia() }, { mode: RouteMode.EXACT });
   }
 
   /** The application no longer needs the session (the link stays if the ring still uses it). */
@@ -398,7 +404,7 @@ export class OverlayNode {
         if (attempt !== undefined && --attempt.left > 0) return;
         this.attempts.delete(e.expectedPeer);
         this.connecting.delete(e.expectedPeer);
-        if (attempt?.relayOnFailure === true && relayOf(e.endpoint) === null && this.running) {
+        if (attempt?.relayOnFailure === true && this.useRelays && relayOf(e.endpoint) === null && this.running) {
           this.relayPaths.onDirectFailed(attempt.record, natReason(attempt.record, this.selfRecord()));
           this.ensurePathTick();
         }
@@ -657,6 +663,12 @@ export class OverlayNode {
     this.connectTo(requester, 'reply');
   }
 
+  private returnVia(): Address | null {
+    if (this.ring.joined) return null;
+    for (const c of this.table.all()) if ((c.flags & ConnectionFlag.LEAF) !== 0) return c.address;
+    return null;
+  }
+
   /** Routes a reply to a requester; one that has not joined yet is reached through `via`, its bootstrap peer. */
   private sendReply(requester: Address, body: RoutedBody, via: Address | null): void {
     if (via !== null && via !== this.address && !this.table.has(requester)) {
@@ -729,7 +741,7 @@ export class OverlayNode {
     const natted = (record.nat ?? NatKind.NONE) !== NatKind.NONE;
     if (natted && reason !== 'reply' && reason !== 'bootstrap' && !opened) {
       const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
-      this.route(a, { type: 'connect-request', token, purpose: ConnectPurpose.NEAR, requester: this.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+      this.route(a, { type: 'connect-request', token, purpose: ConnectPurpose.NEAR, requester: this.selfRecord(), via: this.returnVia() }, { mode: RouteMode.EXACT });
       return;
     }
     const previous = this.attempts.get(a);

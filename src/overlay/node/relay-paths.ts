@@ -108,10 +108,10 @@ export class RelayPaths {
     this.sendPathRequest(peer, reason);
   }
 
-  onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[] }): void {
+  onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[]; via: Address | null }): void {
     if (body.requester.address !== source) return;
     const mine = this.neighbourInfos(source);
-    this.ctx.route(source, { type: 'path-reply', token: body.token, responder: this.ctx.selfRecord(), neighbours: mine }, { mode: RouteMode.EXACT });
+    this.ctx.sendReply(source, { type: 'path-reply', token: body.token, responder: this.ctx.selfRecord(), neighbours: mine }, body.via);
     const ranking = rankRelays(body.neighbours, mine, this.strategy, () => this.ctx.random.float());
     this.adopt(body.requester, ranking, natReason(body.requester, this.ctx.selfRecord()));
     if (ranking.length === 0) this.createOverlap(body.neighbours, source);
@@ -251,7 +251,7 @@ export class RelayPaths {
     const neighbours = this.neighbourInfos(peer.address);
     this.waiting.set(token, { peer, neighbours, sentAt: this.ctx.clock.now(), reason });
     this.stats.pathRequests++;
-    this.ctx.route(peer.address, { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours }, { mode: RouteMode.EXACT });
+    this.ctx.route(peer.address, { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() }, { mode: RouteMode.EXACT });
   }
 
   /** No common neighbour: link to a few of the other side's (lowest latency first). */
@@ -264,7 +264,7 @@ export class RelayPaths {
       if (this.linkTokens.size >= MAX_TOKENS) return;
       const token = this.nextToken++ >>> 0;
       this.linkTokens.set(token, { kind: 'relay-candidate', peer, at: this.ctx.clock.now() });
-      this.ctx.route(n.address, { type: 'connect-request', token, purpose: 2, requester: this.ctx.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+      this.ctx.route(n.address, { type: 'connect-request', token, purpose: 2, requester: this.ctx.selfRecord(), via: this.ctx.returnVia() }, { mode: RouteMode.EXACT });
     }
   }
 

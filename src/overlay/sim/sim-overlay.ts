@@ -1,6 +1,6 @@
 import { cryptoReady } from '../crypto.js';
 import { generateIdentity } from '../identity.js';
-import { silentLogger } from '../log.js';
+import { type Logger, silentLogger } from '../log.js';
 import { createSeededRandom, type Random } from '../random.js';
 import { createNode, type OverlayNode, type OverlayNodeInit } from '../node/overlay-node.js';
 import { EventQueue } from './event-queue.js';
@@ -24,6 +24,8 @@ export interface SpawnOptions {
   behind?: SimNat;
   /** Put the node's host behind this firewall. */
   firewall?: SimFirewall;
+  /** The node's logger (default silent): for following one node while debugging. */
+  log?: Logger;
 }
 
 export interface SimOverlayOptions {
@@ -87,7 +89,7 @@ export class SimOverlay {
       ...this.options.nodeInit,
       link: { ...this.options.nodeInit?.link, encryptPayloads: this.options.encrypt ?? true },
     };
-    const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: silentLogger });
+    const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: options.log ?? silentLogger });
     // Bootstraps are reachable nodes: a NATed node's own endpoint is private.
     const live = this.live().filter((n) => n.node.joined && n.open);
     const bootstraps: string[] = [];

@@ -44,7 +44,7 @@ import {
  *   0x07 crawl-request    | id 4 |
  *   0x08 crawl-reply      | id 4 | left PeerList | right PeerList |
  *   0x09 app              | channel 2 | dataLen 2 | data dataLen |
- *   0x0a path-request     | token 4 | requester PeerRecord | NeighbourList |
+ *   0x0a path-request     | token 4 | requester PeerRecord | NeighbourList | hasVia 1 (0/1) | via 20 if hasVia |
  *   0x0b path-reply       | token 4 | responder PeerRecord | NeighbourList |
  *
  *   NeighbourList: | count 1 (0..32) | (address 20 | ageSeconds 4 | rttMs 2 (0xffff: unknown)) x count |
@@ -158,6 +158,10 @@ function writeBody(w: ByteWriter, body: RoutedBody): void {
       w.u32(body.token, `${body.type} token`);
       writePeerRecord(w, body.type === 'path-request' ? body.requester : body.responder, `${body.type} peer`);
       writeNeighbourList(w, body.neighbours, body.type);
+      if (body.type === 'path-request') {
+        w.bool(body.via !== null, 'path-request hasVia');
+        if (body.via !== null) w.address(body.via, 'path-request via');
+      }
       return;
     default:
       throw new TypeError(`unknown routed body type ${JSON.stringify((body as { type: unknown }).type)}`);
@@ -240,9 +244,11 @@ function readBody(r: ByteReader): RoutedBody {
       const token = r.u32(`${name} token`);
       const peer = readPeerRecord(r, `${name} peer`);
       const neighbours = readNeighbourList(r, name);
-      return type === RoutedBodyType.PATH_REQUEST
-        ? { type: 'path-request', token, requester: peer, neighbours }
-        : { type: 'path-reply', token, responder: peer, neighbours };
+      if (type === RoutedBodyType.PATH_REQUEST) {
+        const via = r.bool('path-request hasVia') ? r.address('path-request via') : null;
+        return { type: 'path-request', token, requester: peer, neighbours, via };
+      }
+      return { type: 'path-reply', token, responder: peer, neighbours };
     }
     default:
       if (r.error === null) r.fail('unknown-type', `routed body type 0x${type.toString(16)} is unknown`);

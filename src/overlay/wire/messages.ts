@@ -152,7 +152,14 @@ export type RoutedBody =
   | { type: 'crawl-reply'; id: number; left: PeerRecord[]; right: PeerRecord[] }
   | { type: 'app'; channel: number; data: Uint8Array }
   /** No direct path works: the requester's connections, to find a relay both sides are linked to. */
-  | { type: 'path-request'; token: number; requester: PeerRecord; neighbours: NeighbourInfo[] }
+  | {
+      type: 'path-request';
+      token: number;
+      requester: PeerRecord;
+      neighbours: NeighbourInfo[];
+      /** As in connect-request: where the reply reaches a requester that has not joined yet. */
+      via: Address | null;
+    }
   | { type: 'path-reply'; token: number; responder: PeerRecord; neighbours: NeighbourInfo[] };
 
 export interface RoutedMessage {

@@ -1,0 +1,38 @@
+/* Shared declarations of the TAP addon: error helpers and interface ioctls. */
+#ifndef RINGVPN_TAP_H
+#define RINGVPN_TAP_H
+
+#include <node_api.h>
+
+/* What was being done when a system call failed: picks the advice in the error message. */
+typedef enum {
+  TAP_OP_OPEN_TUN,   /* open("/dev/net/tun") */
+  TAP_OP_ATTACH,     /* TUNSETIFF: create or attach */
+  TAP_OP_PERSIST,    /* TUNSETPERSIST / TUNSETOWNER / TUNSETGROUP */
+  TAP_OP_NONBLOCK,   /* fcntl O_NONBLOCK */
+  TAP_OP_READ,
+  TAP_OP_WRITE,
+  TAP_OP_POLL,       /* uv_poll_init / uv_poll_start (pass the positive errno: -uv_error) */
+  TAP_OP_SOCKET,     /* socket() for interface ioctls */
+  TAP_OP_SET_MTU,
+  TAP_OP_GET_MTU,
+  TAP_OP_SET_FLAGS,
+  TAP_OP_GET_FLAGS,
+  TAP_OP_GET_MAC
+} tap_op;
+
+/* Throws a JS Error with a stable `code`, a plain-words message that says what to do, `errno` and `syscall`-like `op`. */
+void tap_throw_errno(napi_env env, int err, tap_op op, const char *ifname);
+/* Throws a JS Error with the given code and message (for bad arguments and misuse). */
+void tap_throw(napi_env env, const char *code, const char *message);
+
+/* Interface ioctls on a datagram socket of the calling thread's network namespace. */
+napi_value tap_set_mtu(napi_env env, napi_callback_info info);
+napi_value tap_get_mtu(napi_env env, napi_callback_info info);
+napi_value tap_set_up(napi_env env, napi_callback_info info);
+napi_value tap_get_mac(napi_env env, napi_callback_info info);
+
+/* Reads an interface name argument (1..IFNAMSIZ-1 bytes) into buf; throws and returns 0 on failure. */
+int tap_get_ifname(napi_env env, napi_value value, char *buf);
+
+#endif

@@ -1,0 +1,12 @@
+/** The groups library: certificates and revocation (shared with the group server) and the client's join flow. */
+export * from './certificate.js';
+export * from './revocation.js';
+export * from './group-ca.js';
+export { createGroupAdmission, type GroupAdmissionInit } from './admission.js';
+export { type Invitation, parseInvitation, formatInvitationLink, formatInvitationFile } from './invitation.js';
+export { type JoinOptions, type JoinProgress, type JoinResult, joinGroup } from './join.js';
+export { type GroupMembership, loadMembership, refreshCrl, refreshCertificate } from './membership.js';
+export { GroupStateDir, joinedGroupIds, loadOrCreateNodeIdentity } from './group-state.js';
+export { GroupApiClient } from './group-api-client.js';
+export { GroupError } from './errors.js';
+export { parseJoinCode, type BootstrapPeer } from './api-protocol.js';

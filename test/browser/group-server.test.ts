@@ -1,0 +1,78 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import type { GroupServer } from '../../src/group-server/app.js';
+import { cryptoReady } from '../../src/overlay/crypto.js';
+import { joinGroup } from '../../src/groups/join.js';
+import { parseInvitation } from '../../src/groups/invitation.js';
+import { makeTempDir, startTestServer } from '../groups/server-fixture.js';
+import { AdminPages, JoinPage, launchChromium, newPerson, screenshot } from './group-pages.js';
+
+const temp = makeTempDir('browser');
+let server: GroupServer;
+let browser: Browser;
+
+before(async () => {
+  await cryptoReady();
+  server = await startTestServer(join(temp.path, 'server'));
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  temp.remove();
+});
+
+test('create a group, ask to join on the web, approve, see the member, ban them', async () => {
+  const adminContext = await newPerson(browser);
+  const visitorContext = await newPerson(browser);
+  const admin = new AdminPages(await adminContext.newPage(), server.url);
+  const visitor = new JoinPage(await visitorContext.newPage());
+
+  await admin.createGroup({ name: 'Hiking club', username: 'ada', email: 'ada@example.org', password: 'a long admin password' });
+  await screenshot(admin.page, '01-create-group');
+  await admin.submitCreate();
+  assert.match(await admin.invitationLink(), /^ringvpn:\/\/join\?server=/);
+  await admin.page.getByRole('img', { name: 'QR code of the invitation' }).waitFor();
+  await screenshot(admin.page, '02-group-invitation');
+
+  const webLink = await admin.webJoinLink();
+  await visitor.open(webLink);
+  await visitor.fill('Hanna <b>Berg</b>', 'hanna@example.org');
+  await screenshot(visitor.page, '03-join-page');
+  const joinCode = await visitor.submit();
+  assert.match(joinCode, /^rvj1\./);
+  await screenshot(visitor.page, '04-join-code');
+
+  await admin.openRequests();
+  const row = admin.page.getByRole('row').filter({ hasText: 'hanna@example.org' });
+  await row.waitFor();
+  assert.equal(await row.getByRole('cell').first().textContent(), 'Hanna <b>Berg</b>', 'markup in a name is shown as text');
+  await screenshot(admin.page, '05-join-queue');
+  await admin.approve('Hanna <b>Berg</b>');
+
+  // Hanna's app uses the join code; the server signs the certificate at once since she is approved.
+  const invitation = parseInvitation(await admin.invitationLinkFromGroupPage());
+  assert.ok(invitation.ok);
+  const joined = await joinGroup({ invitation: invitation.value, name: 'unused', email: 'unused@example.org', joinCode, stateDir: join(temp.path, 'hanna') });
+  assert.equal(joined.certificate.name, 'Hanna <b>Berg</b>');
+
+  await admin.openMembers();
+  const member = admin.memberRow('Hanna <b>Berg</b>');
+  await member.getByText('active').waitFor();
+  await screenshot(admin.page, '06-members');
+  await admin.ban('Hanna <b>Berg</b>');
+  await member.getByText('banned').waitFor();
+  await screenshot(admin.page, '07-member-banned');
+
+  await visitor.page.goto(`${server.url}/join/${joined.groupId}/status/${/rvj1\.([0-9a-f]{32})\./.exec(joinCode)?.[1]}`);
+  await visitor.page.getByText('approved', { exact: true }).waitFor();
+
+  await admin.logOut();
+  await admin.page.getByRole('link', { name: 'Admin login' }).click();
+  await admin.page.getByRole('heading', { name: 'Admin login' }).waitFor();
+  await screenshot(admin.page, '08-login');
+  await adminContext.close();
+  await visitorContext.close();
+});
