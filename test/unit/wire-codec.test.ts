@@ -129,6 +129,8 @@ const samples: { name: string; msg: OverlayMessage }[] = [
   { name: 'routed path-reply (no neighbours)', msg: routed({ type: 'path-reply', token: 12, responder: peerV6, neighbours: [] }) },
   { name: 'endpoint-report v4', msg: { kind: 'endpoint-report', observed: '203.0.113.9:61000', sender: { ...peerV4, nat: 1 } } },
   { name: 'endpoint-report v6', msg: { kind: 'endpoint-report', observed: '[2001:db8::1]:1', sender: peerBare } },
+  { name: 'datagram', msg: { kind: 'datagram', data: bytesOf(1400, 3) } },
+  { name: 'datagram (empty)', msg: { kind: 'datagram', data: new Uint8Array(0) } },
   { name: 'relay-send', msg: { kind: 'relay-send', to: A2, payload: bytesOf(1200, 7) } },
   { name: 'relay-deliver (max)', msg: { kind: 'relay-deliver', from: A4, payload: bytesOf(MAX_RELAY_PAYLOAD_BYTES, 8) } },
   {
@@ -208,7 +210,7 @@ test('every message kind and routed body round-trips, and the encoding is canoni
     assert.ok(sameBytes(encodeMessage(decoded), bytes), `${name}: re-encoding differs`);
     kinds.add(msg.kind === 'routed' ? `routed ${msg.body.type}` : msg.kind);
   }
-  assert.equal(kinds.size, 7 + 11, 'all 7 plain kinds and 11 routed bodies are covered');
+  assert.equal(kinds.size, 8 + 11, 'all 8 plain kinds and 11 routed bodies are covered');
 });
 
 test('random messages round-trip', () => {
@@ -397,7 +399,9 @@ test('the endpoint encoder accepts exactly the IP texts node:net accepts, and no
 test('malformed: truncated at every length of every valid message', () => {
   for (const { name, msg } of samples) {
     const bytes = encodeMessage(msg);
-    for (let n = 0; n < bytes.length; n++) {
+    // A datagram is the rest of its message (the link's AEAD covers its length): any cut of 2+ bytes is another datagram.
+    const shortest = msg.kind === 'datagram' ? 2 : bytes.length;
+    for (let n = 0; n < Math.min(shortest, bytes.length); n++) {
       const result = decodeMessage(bytes.subarray(0, n));
       assert.ok(!result.ok, `${name} cut to ${n} bytes decoded`);
       assert.equal(result.error.code, 'truncated', `${name} cut to ${n}: ${result.error.message}`);
@@ -414,7 +418,7 @@ test('malformed: bad version', () => {
 
 test('malformed: unknown message type and routed body type', () => {
   const bytes = encodeMessage(samples[0]!.msg);
-  for (const type of [0x00, 0x0f, 0x18, 0xff]) expectError(patched(bytes, (v) => v.setUint8(1, type)), 'unknown-type');
+  for (const type of [0x00, 0x0f, 0x19, 0xff]) expectError(patched(bytes, (v) => v.setUint8(1, type)), 'unknown-type');
   const ping = encodeMessage(routed({ type: 'ping', id: 1, sentAt: 2 }));
   for (const type of [0x00, 0x0c, 0xff]) expectError(patched(ping, (v) => v.setUint8(ROUTED.bodyType, type)), 'unknown-type', /body type/);
 });
@@ -643,7 +647,7 @@ function randomMessage(random: Random, maxBytes: number): OverlayMessage {
   switch (random.int(6)) {
     case 4: {
       const pick = random.int(3);
-      if (pick === 0) return { kind: 'endpoint-report', observed: randomEndpoint(random), sender: randomPeer(random) };
+      if (pick === 0) return random.int(2) === 0 ? { kind: 'endpoint-report', observed: randomEndpoint(random), sender: randomPeer(random) } : { kind: 'datagram', data: random.bytes(random.int(maxBytes + 1)) };
       const payload = random.bytes(1 + random.int(Math.min(maxBytes, MAX_RELAY_PAYLOAD_BYTES)));
       return pick === 1 ? { kind: 'relay-send', to: randomAddress(random), payload } : { kind: 'relay-deliver', from: randomAddress(random), payload };
     }

@@ -66,6 +66,8 @@ export interface NodeStats {
 }
 
 export type AppHandler = (source: Address, data: Uint8Array, hops: number) => void;
+/** Receives datagrams from linked peers. `data` is only valid during the call (copy to keep it). */
+export type DatagramHandler = (peer: Address, data: Uint8Array) => void;
 
 /** Connections kept at most; further inbound links are refused so no peer set grows without bound. */
 const MAX_CONNECTIONS = 160;
@@ -126,6 +128,7 @@ export class OverlayNode {
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
   private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
   private readonly appHandlers = new Map<number, AppHandler>();
+  private datagramHandler: DatagramHandler | null = null;
   private readonly connecting = new Map<Address, number>();
   private readonly respondedTo = new Map<Address, number>();
   private readonly wantShortcut = new Map<Address, number>();
@@ -322,6 +325,21 @@ export class OverlayNode {
     this.appHandlers.set(channel, handler);
   }
 
+  /**
+   * Sends application data straight over the session with a linked peer (direct or relayed): the
+   * VPN's per-packet path. False (and nothing sent) when there is no session with the peer yet;
+   * open one with openSession.
+   */
+  sendDatagram(peer: Address, data: Uint8Array): boolean {
+    if (!this.running || !this.table.has(peer)) return false;
+    this.stats.messagesOut++;
+    return this.links.send(peer, encodeMessage({ kind: 'datagram', data }));
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.datagramHandler = handler;
+  }
+
   onBroadcast(channel: number, handler: BroadcastHandler): void {
     this.broadcast.onChannel(channel, handler);
   }
@@ -460,6 +478,9 @@ export class OverlayNode {
       }
       case 'relay-send':
         this.relayService.onRelaySend(from, m.to, m.payload, this.ctx.clock.now());
+        return;
+      case 'datagram':
+        if (this.table.has(from)) this.datagramHandler?.(from, m.data);
         return;
       case 'relay-deliver': {
         const link = this.links.get(from);

@@ -39,6 +39,7 @@ export {
  * ENDPOINT_REPORT (0x15): | observed endpoint (endpoint-bytes.ts) | sender PeerRecord |
  * RELAY_SEND (0x16):      | to 20      | payloadLen 2 (1..2048) | payload |
  * RELAY_DELIVER (0x17):   | from 20    | payloadLen 2 (1..2048) | payload |
+ * DATAGRAM (0x18):        | data (the rest of the message) |
  *
  * All integers are big-endian. The building blocks (PeerRecord, PeerList, DhtRecord, endpoints)
  * are drawn in codec-records.ts and endpoint-bytes.ts, the routed header and bodies in
@@ -90,6 +91,11 @@ export function encodeMessage(msg: OverlayMessage): Uint8Array {
       w.u8(MessageType.RELAY_SEND, 'type');
       w.address(msg.to, 'relay-send to');
       w.prefixed(msg.payload, 2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-send payload');
+      break;
+    case 'datagram':
+      w.u8(MessageType.DATAGRAM, 'type');
+      if (msg.data.length > MAX_MESSAGE_BYTES - 2) throw new RangeError(`datagram is ${msg.data.length} bytes, at most ${MAX_MESSAGE_BYTES - 2} allowed`);
+      w.fixed(msg.data, msg.data.length, 'datagram data');
       break;
     case 'relay-deliver':
       w.u8(MessageType.RELAY_DELIVER, 'type');
@@ -166,6 +172,10 @@ export function decodeMessage(bytes: Uint8Array): Result<OverlayMessage, WireErr
       msg = { kind: 'relay-send', to, payload: r.prefixed(2, 1, MAX_RELAY_PAYLOAD_BYTES, 'relay-send payload') };
       break;
     }
+    case MessageType.DATAGRAM:
+      what = 'datagram message';
+      msg = { kind: 'datagram', data: r.fixed(bytes.length - 2, 'datagram data') };
+      break;
     case MessageType.RELAY_DELIVER: {
       what = 'relay-deliver message';
       const from = r.address('relay-deliver from');

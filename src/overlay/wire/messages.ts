@@ -28,6 +28,7 @@ export const MessageType = {
   ENDPOINT_REPORT: 0x15,
   RELAY_SEND: 0x16,
   RELAY_DELIVER: 0x17,
+  DATAGRAM: 0x18,
 } as const;
 
 /** Largest link datagram a relay carries (a padded handshake INIT is 1,200 bytes; data packets up to the path MTU). */
@@ -222,6 +223,15 @@ export interface RelayDeliverMessage {
   payload: Uint8Array; // 1..MAX_RELAY_PAYLOAD_BYTES
 }
 
+/**
+ * Application data for a directly linked peer (the VPN's IP packets): no routing header, so the
+ * per-packet cost is two bytes. Never forwarded.
+ */
+export interface DatagramMessage {
+  kind: 'datagram';
+  data: Uint8Array; // 0..MAX_MESSAGE_BYTES - 2
+}
+
 export type OverlayMessage =
   | StatusMessage
   | LeaveMessage
@@ -230,7 +240,8 @@ export type OverlayMessage =
   | BroadcastMessage
   | EndpointReportMessage
   | RelaySendMessage
-  | RelayDeliverMessage;
+  | RelayDeliverMessage
+  | DatagramMessage;
 
 export type WireErrorCode =
   | 'truncated'
