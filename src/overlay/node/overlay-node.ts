@@ -8,17 +8,18 @@ import type { Logger } from '../log.js';
 import type { Random } from '../random.js';
 import type { DatagramTransport, Endpoint } from '../transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
-import { ConnectPurpose, NatKind, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
+import { NatKind, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
 import { Broadcast, type BroadcastHandler, defaultBroadcastInit } from './broadcast.js';
 import { ConnectionFlag, ConnectionTable } from './connection-table.js';
 import { DhtService, defaultDhtInit, type DhtInit } from './dht-service.js';
 import type { NodeContext, RouteOptions } from './node-context.js';
 import { RoutedPending } from './routed-pending.js';
 import { decideRoute } from './router.js';
+import { Connector } from './connector.js';
 import { EndpointBook } from './endpoint-book.js';
 import { NodeTransport, relayOf } from './node-transport.js';
 import { RelayService, type RelayServiceInit, defaultRelayServiceInit } from './relay-service.js';
-import { RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy, natReason } from './relay-paths.js';
+import { RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy } from './relay-paths.js';
 import { RingMaintenance, type RingMaintenanceInit, defaultRingMaintenanceInit } from './ring-maintenance.js';
 import { Shortcuts, type ShortcutInit, defaultShortcutInit } from './shortcuts.js';
 
@@ -71,8 +72,6 @@ export type DatagramHandler = (peer: Address, data: Uint8Array) => void;
 
 /** Connections kept at most; further inbound links are refused so no peer set grows without bound. */
 const MAX_CONNECTIONS = 160;
-/** A connect-reply waits this long for the link to the requester before it is routed anyway. */
-const REPLY_WAIT_MS = 5_000;
 /**
  * Failure detection adapts to churn. In a quiet ring every link uses the link layer's defaults
  * (keepalive after 20 s of silence, dead after 30 s: cheap). Once this node has seen any peer
@@ -92,18 +91,8 @@ const SUSPECT_GRACE_MS = 1_500;
 /** Expiry of the bookkeeping maps below and of the churn memory. */
 const HOUSEKEEPING_MS = 30_000;
 
-/** Entries in each bookkeeping map (attempts, replies owed): peers cannot grow them without bound. */
-const MAX_PENDING_ENTRIES = 1024;
-/** An outstanding connection attempt to one address blocks repeats for this long. */
-const CONNECT_DEDUP_MS = 10_000;
 /** A joiner waits this long at most for its bootstrap's endpoint report before it sends its join. */
 const LEAF_WAIT_MS = 1_000;
-/**
- * Answering a connect-request from a peer behind a NAT, this node opens its own NAT toward the
- * peer (an opener) and lets the peer's INIT come first; its own full INITs wait this long, so they
- * cannot reach the peer's NAT before the peer has sent toward us (which spoils Linux NATs).
- */
-const PUNCH_HOLD_MS = 3_000;
 
 /**
  * One overlay node: owns the connection table and wires the link layer to ring maintenance,
@@ -124,27 +113,15 @@ export class OverlayNode {
   private readonly ctx: NodeContext;
   private readonly routeTtl: number;
   private readonly defaultKeepaliveMs: number;
-  private readonly useRelays: boolean;
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
   private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
   private readonly appHandlers = new Map<number, AppHandler>();
   private datagramHandler: DatagramHandler | null = null;
-  private readonly connecting = new Map<Address, number>();
-  private readonly respondedTo = new Map<Address, number>();
-  private readonly wantShortcut = new Map<Address, number>();
-  /** Sessions the application asked for: token of the connect-request -> peer, and peers being linked. */
-  private readonly sessionTokens = new Map<number, { peer: Address; at: number }>();
-  private readonly wantSession = new Map<Address, number>();
-  private readonly sessions = new Set<Address>();
-  private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number; via: Address | null }>();
   private readonly bootstrapEndpoints = new Set<string>();
   private housekeeping: TimerHandle | null = null;
   private pathTick: TimerHandle | null = null;
   private readonly nodeTransport: NodeTransport;
-  /** Connect attempts in flight per peer: endpoints not yet failed, and what to do when all fail. */
-  private readonly attempts = new Map<Address, { record: PeerRecord; left: number; relayOnFailure: boolean }>();
-  /** Peers that opened their NAT for us (they answered our connect-request): we send full INITs at once. */
-  private readonly openedForUs = new Map<Address, number>();
+  private readonly connector: Connector;
   /** Leaf links whose join waits for the bootstrap's endpoint report (so the join carries our public endpoint). */
   private readonly leafWaiting = new Map<Address, TimerHandle>();
   /** What each linked peer told us of itself (endpoints, NAT kind): passed on in neighbour lists. */
@@ -159,7 +136,6 @@ export class OverlayNode {
     this.address = identity.address;
     this.routeTtl = init.routeTtl ?? 64;
     this.defaultKeepaliveMs = init.link?.keepaliveIdleMs ?? 20_000;
-    this.useRelays = init.useRelays ?? true;
     this.table = new ConnectionTable(identity.address);
     this.nodeTransport = new NodeTransport(components.transport, (relay, to, bytes) => {
       if (!this.table.has(relay)) return;
@@ -188,10 +164,10 @@ export class OverlayNode {
       peerRecord: (a) => this.peerRecord(a),
       sendDirect: (peer, message) => this.sendDirect(peer, message),
       route: (destination, body, options) => this.route(destination, body, options),
-      connectTo: (record, reason) => this.connectTo(record, reason),
+      connectTo: (record, reason) => this.connector.connectTo(record, reason),
       disconnect: (a, reason) => this.disconnect(a, reason),
-      returnVia: () => this.returnVia(),
-      sendReply: (requester, body, via) => this.sendReply(requester, body, via),
+      returnVia: () => this.connector.returnVia(),
+      sendReply: (requester, body, via) => this.connector.sendReply(requester, body, via),
       seesChurn: () => this.ctx.clock.now() - this.lastFailureAt < CHURN_MEMORY_MS,
       heardChurn: () => {
         const now = this.ctx.clock.now();
@@ -213,6 +189,14 @@ export class OverlayNode {
       (to, from, payload) => this.sendDirect(to, { kind: 'relay-deliver', from, payload }),
     );
     this.relayPaths = new RelayPaths(this.ctx, init.relayStrategy ?? 'balanced');
+    this.connector = new Connector(this.ctx, {
+      ring: this.ring,
+      shortcuts: this.shortcuts,
+      relayPaths: this.relayPaths,
+      useRelays: init.useRelays ?? true,
+      relaysBusy: () => this.ensurePathTick(),
+      running: () => this.running,
+    });
     this.pings = new RoutedPending(clock, 256);
     this.crawls = new RoutedPending(clock, 256);
     this.links.onEvent((e) => this.onLinkEvent(e));
@@ -289,28 +273,12 @@ export class OverlayNode {
    * kept until closeSession. Already linked: the link is kept from now on.
    */
   openSession(peer: Address): void {
-    if (peer === this.address || !this.running) return;
-    if (!this.sessions.has(peer) && this.sessions.size >= MAX_CONNECTIONS) return;
-    this.sessions.add(peer);
-    if (this.table.has(peer)) {
-      this.table.addFlags(peer, ConnectionFlag.SESSION);
-      return;
-    }
-    if (this.sessionTokens.size >= MAX_PENDING_ENTRIES) return;
-    const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
-    const now = this.ctx.clock.now();
-    this.sessionTokens.set(token, { peer, at: now });
-    this.wantSession.set(peer, now);
-    this.route(peer, { type: 'connect-request', token, purpose: ConnectPurpose.SHORTCUT, requester: this.selfRecord(), via: this.returnVia() }, { mode: RouteMode.EXACT });
+    if (this.running) this.connector.openSession(peer, MAX_CONNECTIONS);
   }
 
   /** The application no longer needs the session (the link stays if the ring still uses it). */
   closeSession(peer: Address): void {
-    if (!this.sessions.delete(peer)) return;
-    this.wantSession.delete(peer);
-    if (!this.table.has(peer)) return;
-    this.table.clearFlags(peer, ConnectionFlag.SESSION);
-    if (this.table.get(peer)?.flags === 0) this.disconnect(peer, 'session closed');
+    this.connector.closeSession(peer);
   }
 
   leftNeighbours(n: number): Address[] {
@@ -367,7 +335,7 @@ export class OverlayNode {
     switch (e.kind) {
       case 'up': {
         const peer = e.link.peer;
-        this.connecting.delete(peer);
+        const { answeredPeer } = this.connector.linkUp(peer);
         if (!this.table.has(peer) && this.table.size >= MAX_CONNECTIONS) {
           this.links.close(peer, 'too many connections');
           return;
@@ -375,15 +343,10 @@ export class OverlayNode {
         let flags = 0;
         if (this.bootstrapEndpoints.has(e.link.endpoint) && !this.ring.joined) flags |= ConnectionFlag.LEAF;
         // INBOUND: the peer asked for this link, so the peer decides when it ends.
-        if (this.respondedTo.delete(peer)) flags |= ConnectionFlag.INBOUND;
+        if (answeredPeer) flags |= ConnectionFlag.INBOUND;
         else if (!e.link.initiator && !this.table.wouldBeNear(peer, this.ctx.k)) flags |= ConnectionFlag.INBOUND;
-        this.attempts.delete(peer);
         const c = this.table.upsert(peer, e.link.endpoint, flags, this.ctx.clock.now());
-        if (this.wantShortcut.delete(peer)) this.shortcuts.adopt(peer);
-        if (this.sessions.has(peer)) {
-          this.wantSession.delete(peer);
-          this.table.addFlags(peer, ConnectionFlag.SESSION);
-        }
+        this.connector.afterLinkUp(peer);
         this.relayPaths.onLinkUp(peer);
         if (relayOf(e.link.endpoint) === null) this.sendDirect(peer, { kind: 'endpoint-report', observed: e.link.endpoint, sender: this.selfRecord() });
         if ((flags & ConnectionFlag.LEAF) !== 0 && this.endpoints.observationCount === 0 && !this.leafWaiting.has(peer)) {
@@ -392,7 +355,7 @@ export class OverlayNode {
           this.leafWaiting.set(peer, this.ctx.clock.setTimeout(() => this.releaseLeaf(peer), LEAF_WAIT_MS));
         } else this.ring.onLinkUp(peer, (flags & ConnectionFlag.LEAF) !== 0);
         if (c.flags === 0 && this.table.has(peer)) this.disconnect(peer, 'no reason to keep this link');
-        this.flushDeferredReply(peer);
+        this.connector.flushDeferredReply(peer);
         this.dht.onNeighboursChanged();
         this.applyLiveness();
         return;
@@ -413,22 +376,10 @@ export class OverlayNode {
         this.applyLiveness();
         return;
       }
-      case 'connect-failed': {
-        if (e.expectedPeer === null) {
-          this.ring.onConnectFailed();
-          return;
-        }
-        const attempt = this.attempts.get(e.expectedPeer);
-        if (attempt !== undefined && --attempt.left > 0) return;
-        this.attempts.delete(e.expectedPeer);
-        this.connecting.delete(e.expectedPeer);
-        if (attempt?.relayOnFailure === true && this.useRelays && relayOf(e.endpoint) === null && this.running) {
-          this.relayPaths.onDirectFailed(attempt.record, natReason(attempt.record, this.selfRecord()));
-          this.ensurePathTick();
-        }
+      case 'connect-failed':
+        this.connector.onConnectFailed(e);
         this.ring.onConnectFailed();
         return;
-      }
       case 'message':
         this.onMessage(e.peer, e.payload);
         return;
@@ -624,9 +575,9 @@ export class OverlayNode {
     const body = m.body;
     switch (body.type) {
       case 'connect-request':
-        return this.onConnectRequest(m.source, body);
+        return this.connector.onConnectRequest(m.source, body);
       case 'connect-reply':
-        return this.onConnectReply(body);
+        return this.connector.onConnectReply(body);
       case 'ping':
         return this.route(m.source, { type: 'pong', id: body.id, sentAt: body.sentAt, requestHops: m.hops }, { mode: RouteMode.EXACT });
       case 'pong':
@@ -656,124 +607,18 @@ export class OverlayNode {
     }
   }
 
-  private onConnectRequest(source: Address, body: RoutedBody & { type: 'connect-request' }): void {
-    const requester = body.requester;
-    if (requester.address !== source || requester.address === this.address) return;
-    const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
-    const reply: RoutedBody = { type: 'connect-reply', token: body.token, responder: this.ctx.selfRecord(), left, right };
-    const natted = (requester.nat ?? NatKind.NONE) !== NatKind.NONE;
-    const link = this.links.get(requester.address);
-    if (this.table.has(requester.address) || link !== undefined) {
-      // Already linked (an upgrade attempt of a relayed link): open our NAT toward the peer's
-      // endpoints, then answer; the peer probes us directly once the answer arrives.
-      if (link !== undefined && relayOf(link.endpoint) !== null) {
-        for (const e of requester.endpoints) this.links.probePath(requester.address, e, { opener: true });
-      }
-      this.route(requester.address, reply, { mode: RouteMode.EXACT });
-      return;
-    }
-    if (this.respondedTo.size >= MAX_PENDING_ENTRIES || this.deferredReplies.size >= MAX_PENDING_ENTRIES) return;
-    this.respondedTo.set(requester.address, this.ctx.clock.now());
-    if (natted) {
-      // Our INIT would reach the requester's NAT before the requester has sent toward us: answer
-      // now (connectTo opens our side first); the requester's own INIT then comes through.
-      this.sendReply(requester.address, reply, body.via);
-    } else {
-      this.deferredReplies.set(requester.address, { body: reply, at: this.ctx.clock.now(), via: body.via });
-    }
-    this.connectTo(requester, 'reply');
-  }
 
-  private returnVia(): Address | null {
-    if (this.ring.joined) return null;
-    for (const c of this.table.all()) if ((c.flags & ConnectionFlag.LEAF) !== 0) return c.address;
-    return null;
-  }
 
-  /** Routes a reply to a requester; one that has not joined yet is reached through `via`, its bootstrap peer. */
-  private sendReply(requester: Address, body: RoutedBody, via: Address | null): void {
-    if (via !== null && via !== this.address && !this.table.has(requester)) {
-      this.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: requester });
-    } else {
-      this.route(requester, body, { mode: RouteMode.EXACT });
-    }
-  }
 
-  private onConnectReply(body: RoutedBody & { type: 'connect-reply' }): void {
-    const responder = body.responder;
-    if (responder.address === this.address) return;
-    // The responder has opened its NAT toward us (or needs nothing opened): our INITs may go now.
-    if (this.openedForUs.size < MAX_PENDING_ENTRIES) this.openedForUs.set(responder.address, this.ctx.clock.now());
-    if (this.relayPaths.onConnectReply(body.token, responder)) {
-      this.ensurePathTick();
-      return;
-    }
-    const session = this.sessionTokens.get(body.token);
-    if (session !== undefined && session.peer === responder.address) {
-      this.sessionTokens.delete(body.token);
-      if (this.table.has(responder.address)) this.table.addFlags(responder.address, ConnectionFlag.SESSION);
-      else this.connectTo(responder, 'session');
-      return;
-    }
-    if (this.shortcuts.takeToken(body.token)) {
-      const existing = this.table.get(responder.address);
-      if (existing === undefined) {
-        if (this.wantShortcut.size >= MAX_PENDING_ENTRIES) return;
-        this.wantShortcut.set(responder.address, this.ctx.clock.now());
-        this.connectTo(responder, 'shortcut');
-      } else if ((existing.flags & ConnectionFlag.NEAR) === 0) {
-        this.shortcuts.adopt(responder.address);
-      }
-      return;
-    }
-    this.ring.onNearReply(responder, body.left, body.right, this.ring.joined ? ConnectPurpose.NEAR : ConnectPurpose.JOIN);
-  }
 
-  private flushDeferredReply(peer: Address): void {
-    const d = this.deferredReplies.get(peer);
-    if (d === undefined) return;
-    this.deferredReplies.delete(peer);
-    this.route(peer, d.body, { mode: RouteMode.EXACT });
-  }
 
-  /** Tokens of connect-requests that only ask a NATed peer to open its side before we link. */
-  private nextCoordinationToken = 0x8000_0000;
 
-  /**
-   * Links with a peer whose record we hold, trying each of its endpoints at once (the first to
-   * answer wins). NAT traversal: a peer behind a NAT must send toward us before our INIT reaches
-   * its NAT, so
-   * - answering its request ('reply'), we send openers and hold our INITs (PUNCH_HOLD_MS);
-   * - after it answered ours (openedForUs), we send INITs at once: it has opened its side;
-   * - otherwise we first ask it, with a connect-request routed to it, to open its side.
-   * When every endpoint fails, a relay is looked for (relay-paths.ts).
-   */
-  private connectTo(record: PeerRecord, reason: string): void {
-    const a = record.address;
-    if (a === this.address || this.table.has(a) || this.links.get(a) !== undefined) return;
-    const now = this.ctx.clock.now();
-    const since = this.connecting.get(a);
-    const opened = this.openedForUs.has(a);
-    // After the peer answered our request, INITs go at once, even if we were holding ours back.
-    if (since !== undefined && now - since < CONNECT_DEDUP_MS && !(opened && this.attempts.has(a))) return;
-    const candidates = record.endpoints;
-    if (candidates.length === 0 || this.connecting.size >= MAX_PENDING_ENTRIES) return;
-    this.connecting.set(a, now);
-    const natted = (record.nat ?? NatKind.NONE) !== NatKind.NONE;
-    if (natted && reason !== 'reply' && reason !== 'bootstrap' && !opened) {
-      const token = this.nextCoordinationToken++ >>> 0 || 0x8000_0000;
-      this.route(a, { type: 'connect-request', token, purpose: ConnectPurpose.NEAR, requester: this.selfRecord(), via: this.returnVia() }, { mode: RouteMode.EXACT });
-      return;
-    }
-    const previous = this.attempts.get(a);
-    if (previous !== undefined) {
-      previous.relayOnFailure ||= reason !== 'reply' && reason !== 'bootstrap';
-    } else if (this.attempts.size < MAX_PENDING_ENTRIES) {
-      this.attempts.set(a, { record, left: candidates.length, relayOnFailure: reason !== 'reply' && reason !== 'bootstrap' });
-    }
-    const options = natted && reason === 'reply' ? { opener: true, holdMs: PUNCH_HOLD_MS } : undefined;
-    for (const endpoint of candidates) this.links.connect(endpoint, a, options);
-  }
+
+
+
+
+
+
 
   private disconnect(address: Address, reason: string): void {
     const gone = this.table.remove(address);
@@ -801,27 +646,8 @@ export class OverlayNode {
   private expireMaps(): void {
     this.applyLiveness();
     const now = this.ctx.clock.now();
-    for (const [a, t] of this.connecting) if (now - t > CONNECT_DEDUP_MS) this.connecting.delete(a);
-    for (const [a, t] of this.openedForUs) if (now - t > CONNECT_DEDUP_MS) this.openedForUs.delete(a);
-    for (const a of this.attempts.keys()) if (!this.connecting.has(a) && this.links.get(a) === undefined) this.attempts.delete(a);
+    this.connector.expire(now, MAX_CONNECTIONS);
     this.relayService.expire(now);
-    for (const [a, t] of this.respondedTo) if (now - t > 30_000) this.respondedTo.delete(a);
-    for (const [a, t] of this.wantShortcut) if (now - t > 30_000) this.wantShortcut.delete(a);
-    for (const [token, s] of this.sessionTokens) if (now - s.at > 30_000) this.sessionTokens.delete(token);
-    for (const [a, t] of this.wantSession) {
-      // Not linked yet: ask again (the request or its answer may have been lost).
-      if (now - t > 30_000 && this.sessions.has(a) && !this.table.has(a)) {
-        this.wantSession.delete(a);
-        this.sessions.delete(a);
-        this.openSession(a);
-      } else if (!this.sessions.has(a)) this.wantSession.delete(a);
-    }
-    for (const [a, d] of this.deferredReplies) {
-      if (now - d.at > REPLY_WAIT_MS) {
-        this.deferredReplies.delete(a);
-        this.sendReply(a, d.body, d.via);
-      }
-    }
   }
 }
 

@@ -65,7 +65,8 @@ export class RelayPaths {
   private readonly linkTokens = new Map<number, { kind: 'relay-candidate' | 'upgrade'; peer: Address; at: number }>();
   /** Peers this node asked to link with as relay candidates (flagged RELAY when the link comes up). */
   private readonly wantRelayLink = new Map<Address, number>();
-  private nextToken = 1;
+  /** Tokens of relay-candidate and upgrade requests: their own range, apart from the ring's and the connector's. */
+  private nextToken = 0x4000_0000;
   private readonly timers = new Set<TimerHandle>();
   readonly stats = { pathRequests: 0, relayedLinks: 0, failovers: 0, upgrades: 0 };
 
