@@ -88,6 +88,12 @@ export class Initiator {
 
   /** Sends the INIT again, to `to` (where the peer was just seen), without counting an attempt. */
   resendTo(p: PendingHandshake, to: Endpoint): void {
+    const now = this.ctx.clock.now();
+    if (p.holdUntil > now) {
+      p.holdUntil = now;
+      p.attempts++;
+      p.lastSentAt = now;
+    }
     this.ctx.sendDatagram(to, p.hs.packet);
   }
 
@@ -137,10 +143,15 @@ export class Initiator {
     let link = ctx.table.links.get(peer);
     if (link === undefined) {
       link = ctx.table.create({ peer, publicKey, credential, endpoint: from, initiator: true, now }, makeSession);
-      for (const other of this.matching(peer, '')) if (other.link === null) this.cancel(other);
+      // Other connects to this peer are moot, except direct ones while this link is relayed: a
+      // direct path that answers later takes over (below).
+      const relayed = isRelayEndpoint(from);
+      for (const other of this.matching(peer, '')) {
+        if (other.link === null && (!relayed || isRelayEndpoint(other.endpoint))) this.cancel(other);
+      }
       ctx.log.info('link up', { peer: shortAddress(peer), endpoint: from, initiator: true });
       ctx.emit({ kind: 'up', link: linkInfo(link) });
-    } else if (p.link === null && ctx.identity.address > peer) {
+    } else if (p.link === null && ctx.identity.address > peer && !(isRelayEndpoint(link.endpoint) && !isRelayEndpoint(from))) {
       // Both sides connected at once along paths the tie-break could not pair up: the session
       // initiated by the lower address wins on both sides, so this one is not used.
       ctx.log.debug('extra session discarded', { peer: shortAddress(peer) });

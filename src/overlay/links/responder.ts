@@ -83,8 +83,9 @@ export class Responder {
         // Ours wins: drop theirs; the peer drops its own handshake when ours arrives. If ours
         // went to another endpoint than the one the peer writes from (a NAT, a stale address),
         // send it where the peer is, too.
+        // A handshake of ours held back after an opener is released now: the peer has sent toward us.
         const first = ours[0] as (typeof ours)[0];
-        if (this.initiator.targetOf(first) !== from) this.initiator.resendTo(first, from);
+        if (this.initiator.targetOf(first) !== from || first.holdUntil > now) this.initiator.resendTo(first, from);
         return;
       }
       for (const p of ours) this.initiator.cancel(p);

@@ -1,10 +1,11 @@
 import type { Address } from '../address.js';
+import type { TimerHandle } from '../clock.js';
 import type { LinkEvent } from '../links/types.js';
 import { ConnectPurpose, NatKind, type PeerRecord, type RoutedBody, RouteMode } from '../wire/messages.js';
 import { ConnectionFlag } from './connection-table.js';
 import type { NodeContext } from './node-context.js';
 import { relayOf } from './node-transport.js';
-import { type RelayPaths, natReason } from './relay-paths.js';
+import { type RelayPaths, directHopeless, natReason } from './relay-paths.js';
 import type { RingMaintenance } from './ring-maintenance.js';
 import type { Shortcuts } from './shortcuts.js';
 
@@ -22,6 +23,12 @@ const REQUEST_MEMORY_MS = 30_000;
  * cannot reach the peer's NAT before the peer has sent toward us (which spoils Linux NATs).
  */
 const PUNCH_HOLD_MS = 3_000;
+/**
+ * Toward a peer behind a NAT (or from behind one), a relay is looked for when no direct handshake
+ * has answered after this long, while the direct attempts go on: whichever path works first
+ * carries the session, and a direct path found later takes over from the relay.
+ */
+const EARLY_RELAY_MS = 1_500;
 /** Tokens of this module's connect-requests (coordination, sessions) live in the upper half of the u32 space. */
 const FIRST_OWN_TOKEN = 0x8000_0000;
 
@@ -62,6 +69,7 @@ export class Connector {
   /** Peers that opened their NAT for us (they answered our connect-request): INITs go at once. */
   private readonly openedForUs = new Map<Address, number>();
   private nextToken = FIRST_OWN_TOKEN;
+  private readonly earlyRelayTimers = new Map<Address, TimerHandle>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -214,8 +222,30 @@ export class Connector {
     const previous = this.attempts.get(a);
     if (previous !== undefined) previous.relayOnFailure ||= relayOnFailure;
     else if (this.attempts.size < MAX_PENDING_ENTRIES) this.attempts.set(a, { record, left: candidates.length, relayOnFailure });
+    const self = ctx.selfRecord();
+    if (relayOnFailure && this.parts.useRelays && directHopeless(record, self)) {
+      // Both sides' NATs pick ports nobody can predict: no probe can meet. Relay at once.
+      this.parts.relayPaths.onDirectFailed(record, natReason(record, self));
+      this.parts.relaysBusy();
+      return;
+    }
     const options = natted && reason === 'reply' ? { opener: true, holdMs: PUNCH_HOLD_MS } : undefined;
     for (const endpoint of candidates) ctx.links.connect(endpoint, a, options);
+    const selfNatted = (self.nat ?? NatKind.NONE) !== NatKind.NONE;
+    if (relayOnFailure && this.parts.useRelays && (natted || selfNatted) && this.earlyRelayTimers.size < MAX_PENDING_ENTRIES && !this.earlyRelayTimers.has(a)) {
+      const timer = ctx.clock.setTimeout(() => {
+        this.earlyRelayTimers.delete(a);
+        if (!this.parts.running() || ctx.links.get(a) !== undefined || !this.attempts.has(a)) return;
+        this.parts.relayPaths.onDirectFailed(record, natReason(record, ctx.selfRecord()));
+        this.parts.relaysBusy();
+      }, EARLY_RELAY_MS);
+      this.earlyRelayTimers.set(a, timer);
+    }
+  }
+
+  stop(): void {
+    for (const t of this.earlyRelayTimers.values()) t.cancel();
+    this.earlyRelayTimers.clear();
   }
 
   /** Where replies to our requests go while we have not joined: a leaf connection (our bootstrap peer). */

@@ -239,6 +239,7 @@ export class OverlayNode {
     for (const t of this.leafWaiting.values()) t.cancel();
     this.leafWaiting.clear();
     this.relayPaths.stop();
+    this.connector.stop();
     this.links.stop();
   }
 

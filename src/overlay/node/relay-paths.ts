@@ -199,7 +199,7 @@ export class RelayPaths {
           this.ctx.links.redirect(plan.peer.address, endpoint);
           this.ctx.links.probePath(plan.peer.address, endpoint);
         }
-      } else if (relay !== null && now >= plan.nextUpgradeAt && !bothSymmetric(plan.peer, this.ctx.selfRecord())) {
+      } else if (relay !== null && now >= plan.nextUpgradeAt && !directHopeless(plan.peer, this.ctx.selfRecord())) {
         plan.nextUpgradeAt = now + UPGRADE_INTERVAL_MS * (1 + this.ctx.random.float() * 0.5);
         this.tryUpgrade(plan);
       } else if (relay === null && !plan.upgraded && !silent) {
@@ -335,9 +335,6 @@ function isSymmetric(r: PeerRecord): boolean {
   return r.nat === NatKind.ENDPOINT_DEPENDENT;
 }
 
-function bothSymmetric(a: PeerRecord, b: PeerRecord): boolean {
-  return isSymmetric(a) && isSymmetric(b);
-}
 
 /** Plain words for why two nodes could not link directly. */
 export function natReason(peer: PeerRecord, self: PeerRecord): string {
@@ -346,4 +343,15 @@ export function natReason(peer: PeerRecord, self: PeerRecord): string {
   if (isSymmetric(self)) return 'no direct path: this node is behind a NAT that changes ports per destination (symmetric)';
   if ((peer.nat ?? NatKind.NONE) !== NatKind.NONE || (self.nat ?? NatKind.NONE) !== NatKind.NONE) return 'no direct path: hole punching through the NATs got no answer';
   return 'no direct path: direct handshakes got no answer (a firewall?)';
+}
+
+/**
+ * No direct path can work: one side's NAT maps every destination to a new port (symmetric) and
+ * the other is behind a NAT too, so neither side's probes can reach a mapping the other opened.
+ * (A full-cone NAT on the other side would work, but nobody can tell it from a port-restricted one.)
+ */
+export function directHopeless(peer: PeerRecord, self: PeerRecord): boolean {
+  const p = peer.nat ?? NatKind.NONE;
+  const s = self.nat ?? NatKind.NONE;
+  return (p === NatKind.ENDPOINT_DEPENDENT && s !== NatKind.NONE) || (s === NatKind.ENDPOINT_DEPENDENT && p !== NatKind.NONE);
 }
