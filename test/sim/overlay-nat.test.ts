@@ -113,3 +113,33 @@ test('two nodes behind symmetric NATs are relayed through a common neighbour, an
   assert.ok(appRoundTrip(sim, a, b), 'traffic flows over the reserve relay');
   stopAll(sim);
 });
+
+test('a NAT that restarts with new ports: the pair behind NATs talks again within 30 s', async () => {
+  const sim = await overlayWithPublicCore('nat-restart');
+  const natA = sim.network.createNat('linux');
+  const a = sim.spawn({ behind: natA });
+  const b = spawnBehind(sim, 'linux');
+  sim.queue.runUntil(sim.now + 90 * SECOND);
+  assert.ok(openSession(sim, a, b, 10 * SECOND) !== null);
+  assert.equal(a.node.pathOf(b.node.address)?.path, 'direct');
+  const before = a.node.selfRecord().endpoints[0];
+  natA.restart({ newPublicIp: true });
+  const restartedAt = sim.now;
+  let healedAfter: number | null = null;
+  let got = 0;
+  b.node.onApp(78, () => {
+    got++;
+  });
+  while (sim.now - restartedAt < 60 * SECOND) {
+    const seen = got;
+    a.node.sendApp(b.node.address, 78, new Uint8Array([1]));
+    sim.queue.runUntil(sim.now + SECOND);
+    if (got > seen && a.node.links.get(b.node.address) !== undefined) {
+      healedAfter = sim.now - restartedAt;
+      break;
+    }
+  }
+  assert.ok(healedAfter !== null && healedAfter <= 30 * SECOND, `healed after ${healedAfter} ms`);
+  assert.notEqual(a.node.selfRecord().endpoints[0], before, 'a learned its new public endpoint');
+  stopAll(sim);
+});

@@ -130,3 +130,14 @@ test('node transport: relay endpoints go to the relay, injected datagrams come f
   t.inject(0xabcn, 0xdefn, new Uint8Array(1));
   assert.deepEqual(got, ['10.0.0.1:1', path]);
 });
+
+test('endpoint book: a peer that sees us move makes the older reports stale (a NAT restart is not a symmetric NAT)', () => {
+  const book = new EndpointBook(() => ['192.168.1.10:4000']);
+  book.report(1n, '198.51.100.7:4000', 1);
+  book.report(2n, '198.51.100.7:4000', 2);
+  assert.equal(book.nat(), NatKind.ENDPOINT_INDEPENDENT);
+  // The NAT restarted and maps us to another port; peer 1 sees the move first.
+  assert.equal(book.report(1n, '198.51.100.7:5123', 3), true);
+  assert.equal(book.nat(), NatKind.ENDPOINT_INDEPENDENT);
+  assert.equal(book.endpoints()[0], '198.51.100.7:5123');
+});

@@ -105,7 +105,9 @@ export type LinkEvent =
   | { kind: 'up'; link: LinkInfo }
   | { kind: 'down'; peer: Address; reason: string; /** True when the peer stopped answering (a failure, not a close). */ timedOut: boolean }
   | { kind: 'message'; peer: Address; payload: Uint8Array }
-  | { kind: 'connect-failed'; endpoint: Endpoint; expectedPeer: Address | null; reason: string };
+  | { kind: 'connect-failed'; endpoint: Endpoint; expectedPeer: Address | null; reason: string }
+  /** The peer's authenticated packets now come from another endpoint (roaming: its network or NAT mapping changed). */
+  | { kind: 'moved'; peer: Address; endpoint: Endpoint };
 
 /** Counters of everything dropped; never reset. */
 export interface LinkStats {

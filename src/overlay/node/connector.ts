@@ -149,9 +149,10 @@ export class Connector {
     const natted = (requester.nat ?? NatKind.NONE) !== NatKind.NONE;
     const link = ctx.links.get(requester.address);
     if (ctx.table.has(requester.address) || link !== undefined) {
-      // Already linked (an upgrade attempt of a relayed link): open our NAT toward the peer's
-      // endpoints, then answer; the peer probes us directly once the answer arrives.
-      if (link !== undefined && relayOf(link.endpoint) !== null) {
+      // Already linked (an upgrade of a relayed link, or a re-punch after the peer's endpoint
+      // changed): open our NAT toward the peer's endpoints, then answer; the peer probes us
+      // directly once the answer arrives.
+      if (link !== undefined && (natted || relayOf(link.endpoint) !== null)) {
         for (const e of requester.endpoints) ctx.links.probePath(requester.address, e, { opener: true });
       }
       ctx.route(requester.address, reply, { mode: RouteMode.EXACT });

@@ -34,6 +34,10 @@ export class EndpointBook {
   report(from: Address, observed: Endpoint, now: number): boolean {
     if (parseEndpoint(observed) === null) return false;
     const before = this.signature();
+    const previous = this.reports.get(from);
+    // A peer that saw us elsewhere before: our address or NAT mapping changed, so what the other
+    // peers saw is stale (and mixing old and new ports would look like a symmetric NAT).
+    if (previous !== undefined && previous.observed !== observed) this.reports.clear();
     this.reports.delete(from);
     this.reports.set(from, { observed, at: now });
     if (this.reports.size > MAX_REPORTERS) {
@@ -70,7 +74,7 @@ export class EndpointBook {
 
   /**
    * Our endpoints, best first: the observed endpoint most peers agree on (newest on a tie), then
-   * the local ones. Behind a symmetric NAT the observed port is useless to others, so only its
+   * the local ones (a change of mapping clears older reports, see report()). Behind a symmetric NAT the observed port is useless to others, so only its
    * local endpoints and one observed endpoint (for the address) are listed.
    */
   endpoints(): Endpoint[] {

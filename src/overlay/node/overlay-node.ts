@@ -377,6 +377,14 @@ export class OverlayNode {
         this.applyLiveness();
         return;
       }
+      case 'moved':
+        // Tell the peer where its datagrams come from now: its NAT mapping or network changed,
+        // and this is how it learns its new public endpoint.
+        if (this.table.has(e.peer) && relayOf(e.endpoint) === null) {
+          this.table.get(e.peer)!.endpoint = e.endpoint;
+          this.sendDirect(e.peer, { kind: 'endpoint-report', observed: e.endpoint, sender: this.selfRecord() });
+        }
+        return;
       case 'connect-failed':
         this.connector.onConnectFailed(e);
         this.ring.onConnectFailed();
@@ -446,10 +454,16 @@ export class OverlayNode {
   /** Our record changed (a NAT seen, a new public endpoint): tell every peer, with where we see it. */
   private announceRecord(): void {
     const sender = this.selfRecord();
+    const selfNatted = (sender.nat ?? NatKind.NONE) !== NatKind.NONE;
     for (const link of this.links.links()) {
       const observed = relayOf(link.endpoint) === null ? link.endpoint : null;
       if (observed !== null) this.sendDirect(link.peer, { kind: 'endpoint-report', observed, sender });
+      // A peer behind a NAT drops our datagrams from a new public endpoint until it has sent
+      // toward it: ask it to open (it answers, then we probe it directly).
+      const peerNatted = (this.peerSelf.get(link.peer)?.nat ?? NatKind.NONE) !== NatKind.NONE;
+      if (selfNatted && peerNatted) this.relayPaths.repunch(link.peer);
     }
+    this.ensurePathTick();
   }
 
   /**

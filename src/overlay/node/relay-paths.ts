@@ -153,9 +153,8 @@ export class RelayPaths {
       }
       return true;
     }
-    // Upgrade: the peer has opened its NAT toward us; probe its endpoints directly.
-    const link = this.ctx.links.get(t.peer);
-    if (link !== undefined && relayOf(link.endpoint) !== null) {
+    // Upgrade or re-punch: the peer has opened its NAT toward us; probe its endpoints directly.
+    if (this.ctx.links.get(t.peer) !== undefined) {
       for (const e of responder.endpoints) this.ctx.links.probePath(t.peer, e);
     }
     return true;
@@ -270,10 +269,19 @@ export class RelayPaths {
   }
 
   private tryUpgrade(plan: Plan): void {
+    this.repunch(plan.peer.address);
+  }
+
+  /**
+   * Asks a linked peer to open its NAT toward our endpoints (it sends openers, then answers) and
+   * probes it directly when the answer comes: a relayed link becomes direct, and a direct link
+   * whose endpoints changed (a new network, a NAT that restarted) is punched again.
+   */
+  repunch(peer: Address): void {
     if (this.linkTokens.size >= MAX_TOKENS) return;
     const token = this.nextToken++ >>> 0;
-    this.linkTokens.set(token, { kind: 'upgrade', peer: plan.peer.address, at: this.ctx.clock.now() });
-    this.ctx.route(plan.peer.address, { type: 'connect-request', token, purpose: 1, requester: this.ctx.selfRecord(), via: null }, { mode: RouteMode.EXACT });
+    this.linkTokens.set(token, { kind: 'upgrade', peer, at: this.ctx.clock.now() });
+    this.ctx.route(peer, { type: 'connect-request', token, purpose: 1, requester: this.ctx.selfRecord(), via: null }, { mode: RouteMode.EXACT });
   }
 
   /** This node's directly linked connections, for a peer choosing a relay (never the peer itself, never relayed ones). */
