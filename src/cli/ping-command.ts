@@ -57,13 +57,13 @@ export function formatPing(r: PingResult, timeoutMs: number): string {
     r.path === 'direct'
       ? `via ${r.endpoint} (direct)`
       : r.path === 'relayed'
-        ? `via relay ${r.via?.slice(0, 12) ?? '?'} at ${r.endpoint ?? '?'} (relayed)`
+        ? `via relay ${r.via?.slice(0, 12) ?? '?'} (relayed)`
         : `over the overlay (${r.hops} hops)`;
   return `pong from ${who} ${path} in ${r.rttMs} ms`;
 }
 
 /** Expands a hex prefix to the one peer or connection of the node that starts with it. */
-async function completeAddress(stateDir: string, prefix: string): Promise<string> {
+export async function completeAddress(stateDir: string, prefix: string): Promise<string> {
   const status = (await controlRequest(stateDir, 'status', undefined, 5_000)) as NodeStatus;
   const known = new Set([...status.peers, ...status.connections].map((p) => p.address).filter((a) => a.startsWith(prefix)));
   if (known.size === 1) return [...known][0] as string;

@@ -1,11 +1,29 @@
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, errorText } from './cli-common.js';
+import { connectCommand } from './connect-command.js';
+import { groupServerCommand } from './group-server-command.js';
+import { joinCommand } from './join-command.js';
+import { downCommand } from './down-command.js';
+import { upCommand } from './up-command.js';
 import { nodeCommand } from './node-command.js';
 import { pingCommand } from './ping-command.js';
 import { simCommand } from './sim-command.js';
 import { statusCommand } from './status-command.js';
 
-/** Subcommands, in the order `ringvpn --help` lists them. Each lives in its own module. */
-const COMMANDS: readonly Command[] = [nodeCommand, statusCommand, pingCommand, simCommand];
+/**
+ * Subcommands, in the order `ringvpn --help` lists them. Each lives in its own module; adding one
+ * is an import and one entry here.
+ */
+const COMMANDS: readonly Command[] = [
+  nodeCommand,
+  upCommand,
+  downCommand,
+  statusCommand,
+  pingCommand,
+  connectCommand,
+  joinCommand,
+  groupServerCommand,
+  simCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,5 +1,11 @@
 import type { ConnectionStatus, NodeStatus, PeerStatus } from '../node-host/status-snapshot.js';
 
+const NAT_WORDS: Record<string, string> = {
+  none: 'none seen (peers reach this node at its own address)',
+  'endpoint-independent': 'endpoint-independent (one public port for every peer: direct paths can be punched)',
+  symmetric: 'symmetric (a new public port per peer: peers behind NATs are reached through relays)',
+};
+
 /**
  * The human form of `ringvpn status`, like `tailscale status`: a header about this node, then one
  * row per peer (sessions and ring connections merged by address).
@@ -9,7 +15,9 @@ export function formatStatus(s: NodeStatus, now = Date.now()): string {
     `address    ${s.address}`,
     `network    ${s.network} (${s.joined ? 'joined' : 'joining'})`,
     `endpoints  ${s.endpoints.length > 0 ? s.endpoints.join(', ') : '-'}`,
+    `nat        ${NAT_WORDS[s.nat] ?? s.nat}`,
     `up         ${ago(s.startedAt, now)}`,
+    ...(s.vip === undefined ? [] : [`vip        ${s.vip ?? 'claiming...'}`]),
     '',
   ];
   const byAddress = new Map<string, { peer?: PeerStatus; conn?: ConnectionStatus }>();
@@ -22,8 +30,9 @@ export function formatStatus(s: NodeStatus, now = Date.now()): string {
   const rows: string[][] = [['PEER', 'ENDPOINT', 'PATH', 'RTT', 'ROLE', 'SINCE', 'WHY']];
   for (const [address, { peer, conn }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     rows.push([
-      address.slice(0, 12),
-      peer?.endpoint ?? conn?.endpoint ?? '-',
+      peer?.vip ? `${address.slice(0, 12)} ${peer.vip}` : address.slice(0, 12),
+      // A relayed path's endpoint is relay:<relay>:<peer>: the PATH column already names the relay.
+      peer?.path === 'relayed' ? '(relay)' : (peer?.endpoint ?? conn?.endpoint ?? '-'),
       peer === undefined ? 'overlay' : peer.via === null ? peer.path : `${peer.path} via ${peer.via.slice(0, 8)}`,
       peer?.rttMs === null || peer?.rttMs === undefined ? '-' : `${peer.rttMs} ms`,
       conn === undefined ? 'session only' : conn.side === null ? conn.flags.join('+') : `${conn.flags.join('+')} (${conn.side})`,

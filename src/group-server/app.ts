@@ -12,6 +12,7 @@ import { CaKeys } from './ca-keys.js';
 import { loadOrCreateSecret, openDataDir } from './data-dir.js';
 import { GroupService } from './group-service.js';
 import { HttpError } from './http-error.js';
+import { CrlWatch } from './crl-watch.js';
 import { type JoinNotifier, MembershipService } from './membership-service.js';
 import { createAdminNotifier } from './notifier.js';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limits.js';
@@ -87,6 +88,7 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
   let publicUrl = options.publicUrl?.replace(/\/+$/, '') ?? '';
   const notifierRef: { current: JoinNotifier } = { current: { newJoinRequest: () => {} } };
   const groupService = new GroupService({ db, groups: groupsStore, caKeys, now, log });
+  const crlWatch = new CrlWatch();
   const membership = new MembershipService({
     db,
     groups: groupsStore,
@@ -95,6 +97,7 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
     now,
     log,
     notifier: { newJoinRequest: (g, r) => notifierRef.current.newJoinRequest(g, r) },
+    onCrlChanged: (groupId) => crlWatch.notify(groupId),
   });
 
   await app.register(fastifyHelmet, {
@@ -125,7 +128,8 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
     secureCookies: !options.http,
     openGroupCreation: options.openGroupCreation ?? false,
   });
-  registerApiRoutes(app, membership, limits);
+  registerApiRoutes(app, membership, limits, crlWatch);
+  app.addHook('preClose', async () => crlWatch.close());
   registerAuthRoutes(app, web);
   registerAdminRoutes(app, web);
   registerJoinRoutes(app, web);

@@ -49,6 +49,8 @@ export interface MembershipDeps {
   now: () => number;
   log: Logger;
   notifier: JoinNotifier;
+  /** Called when a group's CRL grows (long-polling clients are answered). */
+  onCrlChanged?: (groupId: string) => void;
 }
 
 export function rolesOf(m: MemberRow): Role[] {
@@ -277,6 +279,8 @@ export class MembershipService {
     });
     this.deps.members.insertRevocation(groupId, target, t, record.bytes);
     this.deps.groups.bumpCrl(groupId, t);
+    // Waiters answer asynchronously, after the surrounding transaction has committed.
+    this.deps.onCrlChanged?.(groupId);
   }
 
   private crlCache = new Map<string, { sequence: number; response: CrlResponse }>();

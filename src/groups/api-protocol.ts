@@ -11,7 +11,7 @@ import { GROUP_ID_BYTES, SIGNING_CONTEXT } from './records.js';
  * POST /groups/:group/join-requests             JoinRequestBody → JoinRequestCreated (201)
  * GET  /groups/:group/join-requests/:request    → RequestStatus
  * POST /groups/:group/certificate-requests      CertificateRequestBody → RequestStatus (200 signed, 202 waiting)
- * GET  /groups/:group/crl                       → CrlResponse
+ * GET  /groups/:group/crl[?after=N&wait=S]      → CrlResponse (held up to S ≤ 25 s until the sequence is past N)
  * POST /groups/:group/reports                   MemberReportBody → ReportResponse
  */
 export const API_PREFIX = '/api/v1';

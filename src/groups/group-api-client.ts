@@ -94,8 +94,13 @@ export class GroupApiClient {
     return readStatus(body);
   }
 
-  async crl(): Promise<CrlResponse> {
-    const { body } = await this.call('GET', `${this.groupPath}/crl`);
+  /**
+   * The group's CRL. With `after`, a server holds the answer up to `waitSeconds` until its CRL is
+   * newer than that sequence (long polling); give this client a timeout longer than the wait.
+   */
+  async crl(longPoll?: { after: number; waitSeconds: number }): Promise<CrlResponse> {
+    const query = longPoll === undefined ? '' : `?after=${Math.max(0, Math.floor(longPoll.after))}&wait=${Math.floor(longPoll.waitSeconds)}`;
+    const { body } = await this.call('GET', `${this.groupPath}/crl${query}`);
     if (typeof body.crl !== 'string' || typeof body.sequence !== 'number' || !Array.isArray(body.revocations)) {
       throw new GroupError('bad-answer', 'the group server sent a damaged revocation list');
     }

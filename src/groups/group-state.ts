@@ -1,21 +1,24 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { type Identity, identityFromSeed } from '../overlay/identity.js';
-import { fromBase64Url } from './binary.js';
+import type { Identity } from '../overlay/identity.js';
+import { silentLogger } from '../overlay/log.js';
+import { createCryptoRandom } from '../overlay/real/crypto-random.js';
+import { IDENTITY_FILE, loadOrCreateIdentity, prepareStateDir } from '../overlay/real/state-dir.js';
+import { fromBase64Url, toBase64Url } from './binary.js';
 import type { TrustAnchor } from './certificate.js';
 import { GroupError } from './errors.js';
 import { type Invitation, parseInvitation } from './invitation.js';
-import { readKeyFile, readPrivateFile, writeKeyFile, writePrivateFile } from './secret-file.js';
+import { readPrivateFile, writePrivateFile } from './secret-file.js';
 
 /**
  * What the client keeps on disk (directories 0700, secrets 0600):
- *   <state>/node.key                         this node's Ed25519 key (never leaves the machine)
+ *   <state>/identity.key                     this node's Ed25519 key, the one `ringvpn node` uses (never leaves the machine)
  *   <state>/groups/<group id>/invitation     the invitation link (holds the invite token)
  *   <state>/groups/<group id>/group.json     group name and CA public key
  *   <state>/groups/<group id>/join.json      join request id (and, while waiting, its one-time secret)
  *   <state>/groups/<group id>/certificate    this node's member certificate (binary)
  *   <state>/groups/<group id>/crl            the newest verified CRL (binary)
+ *   <state>/groups/<group id>/revocations    signed revocation records learned from other members (base64url lines)
  */
 export interface StoredGroup {
   groupId: string;
@@ -30,18 +33,20 @@ export interface StoredJoinRequest {
 }
 
 export function nodeKeyPath(stateDir: string): string {
-  return join(stateDir, 'node.key');
+  return join(stateDir, IDENTITY_FILE);
 }
 
-/** This node's identity, made on first use. The overlay address follows from the key. */
+/**
+ * This node's identity: the same key file as the overlay node's (made on first use, mode 0600), so
+ * the certificate a join obtains names the key `ringvpn node` and `ringvpn up` present.
+ */
 export function loadOrCreateNodeIdentity(stateDir: string): Identity {
-  const path = nodeKeyPath(stateDir);
-  if (!existsSync(path)) {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeKeyFile(path, new Uint8Array(randomBytes(32)));
-  }
-  return identityFromSeed(readKeyFile(path));
+  prepareStateDir(stateDir, silentLogger);
+  return loadOrCreateIdentity(stateDir, createCryptoRandom(), silentLogger).identity;
 }
+
+/** Revocation records kept at most (newest last); the CRL covers anything older. */
+export const MAX_STORED_REVOCATIONS = 4096;
 
 export class GroupStateDir {
   readonly dir: string;
@@ -120,6 +125,26 @@ export class GroupStateDir {
 
   crlBytes(): Uint8Array | null {
     return existsSync(this.path('crl')) ? new Uint8Array(readFileSync(this.path('crl'))) : null;
+  }
+
+  /** Adds a verified revocation record learned on the overlay (kept across restarts, bounded). */
+  addRevocationRecord(bytes: Uint8Array): void {
+    const lines = this.revocationRecords().map((r) => toBase64Url(r));
+    const line = toBase64Url(bytes);
+    if (lines.includes(line)) return;
+    lines.push(line);
+    writePrivateFile(this.path('revocations'), `${lines.slice(-MAX_STORED_REVOCATIONS).join('\n')}\n`);
+  }
+
+  /** The stored records, undecoded and unverified: the caller verifies them against the CA. */
+  revocationRecords(): Uint8Array[] {
+    if (!existsSync(this.path('revocations'))) return [];
+    return readPrivateFile(this.path('revocations'))
+      .toString('utf8')
+      .split('\n')
+      .slice(0, MAX_STORED_REVOCATIONS)
+      .map((l) => fromBase64Url(l.trim(), 256))
+      .filter((b): b is Uint8Array => b !== null && b.length > 0);
   }
 
   private readJson(name: string): unknown {

@@ -10,3 +10,16 @@ export { GroupStateDir, joinedGroupIds, loadOrCreateNodeIdentity } from './group
 export { GroupApiClient } from './group-api-client.js';
 export { GroupError } from './errors.js';
 export { parseJoinCode, type BootstrapPeer } from './api-protocol.js';
+export {
+  type CrlSource,
+  type CrlUpdate,
+  type LearnOutcome,
+  type RevocationServiceInit,
+  type RevocationSource,
+  REVOCATION_BROADCAST_CHANNEL,
+  REVOCATION_GOSSIP_CHANNEL,
+  RevocationService,
+  createRevocationService,
+} from './revocation-service.js';
+export { serverCrlSource } from './crl-source.js';
+export { type GroupNode, type GroupNodeAttachment, openGroupForNode } from './group-node.js';

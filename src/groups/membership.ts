@@ -34,6 +34,10 @@ export function loadMembership(stateDir: string, groupId: string, now: number = 
     const crl = decodeCrl(crlBytes);
     if (crl.ok) revocations.applyCrl(crl.value);
   }
+  for (const recordBytes of state.revocationRecords()) {
+    const record = decodeRevocationRecord(recordBytes);
+    if (record.ok) revocations.applyRecord(record.value);
+  }
   const checked = checkCertificateBytes(bytes, anchor, now, revocations);
   if (!checked.ok) {
     const why = checked.error.code === 'revoked' ? 'an admin removed this computer from the group' : checked.error.message;

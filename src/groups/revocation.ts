@@ -210,6 +210,11 @@ export class RevocationSet implements RevocationView {
     return true;
   }
 
+  /** Whether what the record revokes is revoked here already (by a CRL or another record): a cheap check before the signature. */
+  covers(record: RevocationRecordFields): boolean {
+    return record.target.kind === 'serial' ? this.serials.has(record.target.serial) : this.keys.has(toHex(record.target.publicKey));
+  }
+
   isRevoked(serial: number, publicKey: Uint8Array): boolean {
     return this.serials.has(serial) || this.keys.has(toHex(publicKey));
   }

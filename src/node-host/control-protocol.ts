@@ -7,6 +7,7 @@ import { type Result, err, ok } from '../overlay/result.js';
  *
  *   request   {"id": 1, "op": "status"}
  *             {"id": 2, "op": "ping", "args": {"address": "<40 hex>", "timeoutMs": 2000}}
+ *             {"id": 3, "op": "connect", "args": {"address": "<40 hex>", "timeoutMs": 10000}}
  *   answer    {"id": 1, "ok": true, "result": {...}}
  *             {"id": 2, "ok": false, "error": {"code": "bad-request", "message": "..."}}
  *
@@ -19,14 +20,19 @@ export const MAX_REQUEST_BYTES = 16 * 1024;
 export const MIN_PING_TIMEOUT_MS = 100;
 export const MAX_PING_TIMEOUT_MS = 30_000;
 export const DEFAULT_PING_TIMEOUT_MS = 3_000;
+/** A connect may take a relay search or an upgrade; a minute is the most a person would wait. */
+export const MIN_CONNECT_TIMEOUT_MS = 100;
+export const MAX_CONNECT_TIMEOUT_MS = 60_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
 export type RequestId = number | string;
 
 export type ControlRequest =
   | { id: RequestId; op: 'status' }
-  | { id: RequestId; op: 'ping'; args: { address: bigint; timeoutMs: number } };
+  | { id: RequestId; op: 'ping'; args: { address: bigint; timeoutMs: number } }
+  | { id: RequestId; op: 'connect'; args: { address: bigint; timeoutMs: number } };
 
-export type ControlErrorCode = 'bad-request' | 'unknown-op' | 'too-large' | 'busy' | 'invalid-address' | 'internal';
+export type ControlErrorCode = 'bad-request' | 'unknown-op' | 'too-large' | 'busy' | 'invalid-address' | 'unreachable' | 'internal';
 
 export interface ControlError {
   code: ControlErrorCode;
@@ -61,19 +67,23 @@ export function decodeRequest(line: string): Result<ControlRequest, DecodeFailur
   switch (v.op) {
     case 'status':
       return ok({ id, op: 'status' });
-    case 'ping': {
+    case 'ping':
+    case 'connect': {
+      const op = v.op;
       const args = v.args;
-      if (typeof args !== 'object' || args === null) return err({ id, code: 'bad-request', message: 'ping needs "args": {"address": ...}' });
+      if (typeof args !== 'object' || args === null) return err({ id, code: 'bad-request', message: `${op} needs "args": {"address": ...}` });
       const a = args as Record<string, unknown>;
       const address = typeof a.address === 'string' ? addressFromHex(a.address) : null;
       if (address === null) return err({ id, code: 'invalid-address', message: 'the address must be 40 hexadecimal digits' });
-      const timeoutMs = a.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
-      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < MIN_PING_TIMEOUT_MS || timeoutMs > MAX_PING_TIMEOUT_MS) {
-        return err({ id, code: 'bad-request', message: `timeoutMs must be a number from ${MIN_PING_TIMEOUT_MS} to ${MAX_PING_TIMEOUT_MS}` });
+      const [min, max, fallback] =
+        op === 'ping' ? [MIN_PING_TIMEOUT_MS, MAX_PING_TIMEOUT_MS, DEFAULT_PING_TIMEOUT_MS] : [MIN_CONNECT_TIMEOUT_MS, MAX_CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS];
+      const timeoutMs = a.timeoutMs ?? fallback;
+      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < min || timeoutMs > max) {
+        return err({ id, code: 'bad-request', message: `timeoutMs must be a number from ${min} to ${max}` });
       }
-      return ok({ id, op: 'ping', args: { address, timeoutMs } });
+      return ok({ id, op, args: { address, timeoutMs } });
     }
     default:
-      return err({ id, code: 'unknown-op', message: `unknown operation ${JSON.stringify(String(v.op)).slice(0, 40)}; known: status, ping` });
+      return err({ id, code: 'unknown-op', message: `unknown operation ${JSON.stringify(String(v.op)).slice(0, 40)}; known: status, ping, connect` });
   }
 }

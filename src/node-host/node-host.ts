@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { type GroupNodeAttachment, openGroupForNode } from '../groups/group-node.js';
 import { isIP } from 'node:net';
 import { addressToHex, shortAddress } from '../overlay/address.js';
 import { cryptoReady } from '../overlay/crypto.js';
@@ -13,6 +14,8 @@ import { formatEndpoint, parseEndpoint } from '../overlay/transport.js';
 import { controlSocketPath } from './control-client.js';
 import type { ControlRequest } from './control-protocol.js';
 import { type ControlServer, ControlRequestError, startControlServer } from './control-server.js';
+import { type ConnectResult, ConnectTimeoutError, connectSession } from './connect-session.js';
+import { type NetworkWatcher, watchNetwork } from './network-watcher.js';
 import { type PingResult, pingOverOverlay } from './ping-probe.js';
 import { type NodeStatus, buildStatusSnapshot } from './status-snapshot.js';
 
@@ -28,6 +31,13 @@ export interface NodeHostOptions {
   log: Logger;
   /** Overlay options apart from the network id (tests shorten timers with it). */
   overlay?: Omit<OverlayNodeInit, 'networkId'>;
+  /** How often the host's addresses are checked for a change (default NETWORK_POLL_MS). */
+  networkPollMs?: number;
+  /**
+   * Local endpoints the node must not advertise (the VPN's own virtual addresses: peers reaching
+   * the overlay through the tunnel it carries would loop). Default: none excluded.
+   */
+  excludeEndpoint?: (endpoint: string) => boolean;
 }
 
 /**
@@ -36,6 +46,11 @@ export interface NodeHostOptions {
  */
 export class NodeHost {
   private stopping: Promise<void> | null = null;
+  private watcher: NetworkWatcher | null = null;
+  /** Revocations and server reports when the node runs on a group's private ring. */
+  private group: GroupNodeAttachment | null = null;
+  /** Fields a layer above the node (the VPN) adds to the status snapshot. */
+  private statusExtension: ((status: NodeStatus) => NodeStatus) | null = null;
 
   private constructor(
     readonly node: OverlayNode,
@@ -49,16 +64,20 @@ export class NodeHost {
     const { log } = options;
     await cryptoReady();
     prepareStateDir(options.stateDir, log);
+    const group = openGroupForNode(options.stateDir, options.networkName);
     const bootstraps = await resolveBootstraps(options.bootstraps);
     const random = createCryptoRandom();
     const { identity } = loadOrCreateIdentity(options.stateDir, random, log);
     const transport = await openUdpTransport({ port: options.port, host: options.listenHost, log: log.child('udp') });
-    const node = createNode({ ...options.overlay, networkId: networkIdFromName(options.networkName) })({
+    if (group !== null && bootstraps.length === 0) bootstraps.push(...(await group.discoverBootstraps(transport.localEndpoints())));
+    const node = createNode({ ...options.overlay, networkId: group?.networkId ?? networkIdFromName(options.networkName) })({
       clock: createSystemClock(),
       random,
       transport,
       identity,
       log,
+      localEndpoints: () => transport.localEndpoints().filter((e) => options.excludeEndpoint?.(e) !== true),
+      admission: group?.admission,
     });
     let host: NodeHost | null = null;
     let control: ControlServer;
@@ -75,10 +94,22 @@ export class NodeHost {
     }
     host = new NodeHost(node, transport, control, options, Date.now());
     node.start(bootstraps);
+    host.group = group?.attach(node, { clock: createSystemClock(), random, log: log.child('group') }) ?? null;
+    // Addresses excluded from advertising (the VPN's own) are no network change either.
+    const visible = (): string => transport.localEndpoints().filter((e) => options.excludeEndpoint?.(e) !== true).join(',');
+    let lastVisible = visible();
+    const refreshVisible = (): boolean => {
+      transport.refreshLocalEndpoints();
+      const now = visible();
+      const changed = now !== lastVisible;
+      lastVisible = now;
+      return changed;
+    };
+    host.watcher = watchNetwork(refreshVisible, () => host?.networkChanged(), log, options.networkPollMs);
     log.info('node started', {
       peer: addressToHex(node.address),
       endpoint: transport.localEndpoint,
-      network: options.networkName,
+      network: group?.label ?? options.networkName,
       bootstraps: bootstraps.join(',') || 'none (new ring)',
       ipv6: transport.hasIpv6,
       receiveBuffer: transport.receiveBufferBytes(),
@@ -86,8 +117,14 @@ export class NodeHost {
     return host;
   }
 
+  /** Lets a layer above the node (the VPN) add fields to every status snapshot. */
+  extendStatus(extension: (status: NodeStatus) => NodeStatus): void {
+    this.statusExtension = extension;
+  }
+
   status(): NodeStatus {
-    return buildStatusSnapshot({ node: this.node, transport: this.transport, networkName: this.options.networkName, startedAt: this.startedAt });
+    const status = buildStatusSnapshot({ node: this.node, transport: this.transport, networkName: this.options.networkName, startedAt: this.startedAt });
+    return this.statusExtension === null ? status : this.statusExtension(status);
   }
 
   ping(address: bigint, timeoutMs: number): Promise<PingResult> {
@@ -95,10 +132,35 @@ export class NodeHost {
     return pingOverOverlay(this.node, address, timeoutMs);
   }
 
+  /** Opens a session with the node at `address` and resolves once it is up (path and time taken). */
+  async connect(address: bigint, timeoutMs: number): Promise<ConnectResult> {
+    if (address === this.node.address) throw new ControlRequestError('invalid-address', 'that is the address of this node itself');
+    try {
+      return await connectSession(this.node, address, timeoutMs);
+    } catch (error) {
+      if (error instanceof ConnectTimeoutError) throw new ControlRequestError('unreachable', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * The host's addresses changed. The socket is bound to every address (0.0.0.0 / ::), so it
+   * keeps working on the new ones and needs no rebinding; the overlay forgets what its peers
+   * observed and probes them from the new address. (A node bound with --listen to one address
+   * reports that address only, so it sees no change: it cannot move.)
+   */
+  private networkChanged(): void {
+    const endpoints = this.transport.localEndpoints();
+    this.options.log.info('network changed; telling peers where this node is now', { endpoints: endpoints.join(',') || 'none' });
+    this.node.networkChanged();
+  }
+
   /** Leave the ring (neighbours are told), flush and close the socket, remove the control socket. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.options.log.info('node stopping', { peer: shortAddress(this.node.address) });
+      this.watcher?.stop();
+      this.group?.stop();
       this.node.leave();
       await this.transport.closeGracefully();
       await this.control.close();
@@ -113,6 +175,8 @@ export class NodeHost {
         return this.status();
       case 'ping':
         return this.ping(request.args.address, request.args.timeoutMs);
+      case 'connect':
+        return this.connect(request.args.address, request.args.timeoutMs);
     }
   }
 }

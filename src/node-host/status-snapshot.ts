@@ -2,7 +2,9 @@ import { type Address, addressToHex, clockwiseDistance } from '../overlay/addres
 import type { LinkInfo, LinkStats } from '../overlay/links/types.js';
 import { type Connection, ConnectionFlag } from '../overlay/node/connection-table.js';
 import type { OverlayNode } from '../overlay/node/overlay-node.js';
+import type { RelayServiceStats } from '../overlay/node/relay-service.js';
 import type { UdpTransport, UdpTransportStats } from '../overlay/real/udp-transport.js';
+import { NatKind, type NatKindValue } from '../overlay/wire/messages.js';
 
 /**
  * What `ringvpn status --json` prints and the control socket's `status` answers. Field names are a
@@ -12,14 +14,32 @@ export interface NodeStatus {
   address: string;
   network: string;
   joined: boolean;
-  /** Where peers can reach this node: local interface endpoints, then observed ones when known. */
+  /**
+   * Where peers can reach this node, best first: the public endpoint its peers observe (a NAT's
+   * mapping), then its own interface endpoints.
+   */
   endpoints: string[];
+  /** The NAT in front of this node, as its peers' observations show it. */
+  nat: NatName;
   startedAt: string;
   /** The ring as this node holds it: near neighbours, shortcuts, links asked for by peers, bootstrap leaves. */
   connections: ConnectionStatus[];
   /** Every node this one holds a session with. */
   peers: PeerStatus[];
-  stats: { link: LinkStats; udp: UdpTransportStats; overlay: OverlayStats };
+  /** This node's virtual IP when it runs the VPN (`ringvpn up`); null while it is being claimed. */
+  vip?: string | null;
+  stats: { link: LinkStats; udp: UdpTransportStats; overlay: OverlayStats; relayPaths: RelayPathStats; relayService: RelayServiceStats };
+}
+
+/** "none": peers see the node's own address; "symmetric": a NAT that picks a new port per destination. */
+export type NatName = 'none' | 'endpoint-independent' | 'symmetric';
+
+/** Relayed sessions of this node: path requests sent, relayed links, moves to a reserve relay, upgrades to direct. */
+export interface RelayPathStats {
+  pathRequests: number;
+  relayedLinks: number;
+  failovers: number;
+  upgrades: number;
 }
 
 export type ConnectionKind = 'near' | 'shortcut' | 'inbound' | 'leaf';
@@ -40,7 +60,7 @@ export type PathKind = 'direct' | 'relayed' | 'overlay';
 
 export interface PeerStatus {
   address: string;
-  /** Where this node sends the peer's packets now (for a relayed path: the relay's endpoint). */
+  /** Where this node sends the peer's packets now (`ip:port`; for a relayed path `relay:<relay>:<peer>`). */
   endpoint: string | null;
   path: PathKind;
   /** The relay's address (hex) when relayed, else null. */
@@ -48,6 +68,8 @@ export interface PeerStatus {
   /** Plain words: why the path is what it is. */
   reason: string;
   rttMs: number | null;
+  /** The peer's virtual IP, when this node runs the VPN and knows it. */
+  vip?: string | null;
   since: string;
 }
 
@@ -62,7 +84,7 @@ export interface OverlayStats {
 
 export interface SnapshotSources {
   node: OverlayNode;
-  transport: UdpTransport;
+  transport: Pick<UdpTransport, 'stats'>;
   networkName: string;
   startedAt: number;
 }
@@ -72,11 +94,13 @@ export function buildStatusSnapshot({ node, transport, networkName, startedAt }:
   const connections = [...node.table.all()].map((c) => connectionStatus(node.address, c)).sort(byAddress);
   const peers = [...node.links.links()].map((l) => peerStatus(node, l)).sort(byAddress);
   const s = node.stats;
+  const self = node.selfRecord();
   return {
     address: addressToHex(node.address),
     network: networkName,
     joined: node.joined,
-    endpoints: localAndObservedEndpoints(transport),
+    endpoints: [...self.endpoints],
+    nat: natName(self.nat ?? NatKind.NONE),
     startedAt: new Date(startedAt).toISOString(),
     connections,
     peers,
@@ -91,19 +115,21 @@ export function buildStatusSnapshot({ node, transport, networkName, startedAt }:
         routedDelivered: s.routedDelivered,
         routedDropped: s.routedDropped,
       },
+      relayPaths: { ...node.relayPaths.stats },
+      relayService: { ...node.relayService.stats },
     },
   };
 }
 
-/**
- * The path toward one peer, in the words the status and `ringvpn ping` print. Today every session
- * is direct UDP; relayed sessions (and the reason a path is relayed) come from the link layer once
- * NAT traversal reports them.
- */
+export function natName(kind: NatKindValue): NatName {
+  return kind === NatKind.ENDPOINT_INDEPENDENT ? 'endpoint-independent' : kind === NatKind.ENDPOINT_DEPENDENT ? 'symmetric' : 'none';
+}
+
+/** The path toward one peer, in the words the status, `ringvpn ping` and `ringvpn connect` print. */
 export function describePath(node: OverlayNode, peer: Address): { path: PathKind; endpoint: string | null; via: string | null; reason: string } {
-  const link = node.links.get(peer);
-  if (link === undefined) return { path: 'overlay', endpoint: null, via: null, reason: 'overlay: no session with this node; messages are routed through the ring' };
-  return { path: 'direct', endpoint: link.endpoint, via: null, reason: `direct: linked at ${link.endpoint}` };
+  const p = node.pathOf(peer);
+  if (p === undefined) return { path: 'overlay', endpoint: null, via: null, reason: 'overlay: no session with this node; messages are routed through the ring' };
+  return { path: p.path, endpoint: p.endpoint, via: p.via === null ? null : addressToHex(p.via), reason: p.reason };
 }
 
 function peerStatus(node: OverlayNode, link: LinkInfo): PeerStatus {
@@ -137,13 +163,6 @@ function connectionStatus(self: Address, c: Connection): ConnectionStatus {
     endpoint: c.endpoint,
     since: new Date(c.since).toISOString(),
   };
-}
-
-/** Observed endpoints (what peers see this node at) are added here once the overlay reports them. */
-function localAndObservedEndpoints(transport: UdpTransport): string[] {
-  const all = transport.localEndpoints();
-  if (!all.includes(transport.localEndpoint)) all.unshift(transport.localEndpoint);
-  return all;
 }
 
 function byAddress<T extends { address: string }>(a: T, b: T): number {

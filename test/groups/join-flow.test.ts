@@ -62,7 +62,7 @@ test('join through the pinned API, approval in the queue, revocation after a ser
   assert.equal(result.certificate.name, 'Alice');
   assert.deepEqual(events, ['contacting-server', 'group-found', 'request-sent', 'waiting-for-approval', 'approved', 'certificate-saved', 'revocations-updated']);
 
-  for (const file of ['node.key', `groups/${group.groupId}/join.json`, `groups/${group.groupId}/invitation`]) {
+  for (const file of ['identity.key', `groups/${group.groupId}/join.json`, `groups/${group.groupId}/invitation`]) {
     assert.equal(statSync(join(stateDir, file)).mode & 0o777, 0o600, `${file} is private`);
   }
   for (const file of [`ca/${group.groupId}.key`, 'tls/key.pem', 'groups.sqlite', 'cookie-secret']) {

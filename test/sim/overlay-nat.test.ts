@@ -4,6 +4,7 @@ import { SimOverlay, type SimNode } from '../../src/overlay/sim/sim-overlay.js';
 import type { NatPreset } from '../../src/overlay/sim/sim-network.js';
 import { NatKind } from '../../src/overlay/wire/messages.js';
 import { relayOf } from '../../src/overlay/node/node-transport.js';
+import { ringConsistency } from '../../src/overlay/sim/ring-check.js';
 
 const SECOND = 1000;
 
@@ -141,5 +142,33 @@ test('a NAT that restarts with new ports: the pair behind NATs talks again withi
   }
   assert.ok(healedAfter !== null && healedAfter <= 30 * SECOND, `healed after ${healedAfter} ms`);
   assert.notEqual(a.node.selfRecord().endpoints[0], before, 'a learned its new public endpoint');
+  stopAll(sim);
+});
+
+test('a ring with many members behind symmetric NATs stays whole: adjacent NATed members link through relays', {
+  todo: 'known gap: with runs of 3+ ring-adjacent members behind symmetric NATs, some adjacent pairs find no relay (consistency about 0.7 here)',
+}, async () => {
+  const sim = await overlayWithPublicCore('nat-dense', 8);
+  const natted: SimNode[] = [];
+  for (let i = 0; i < 16; i++) {
+    natted.push(spawnBehind(sim, i % 2 === 0 ? 'symmetric' : 'linux-symmetric'));
+    sim.queue.runUntil(sim.now + SECOND);
+  }
+  sim.queue.runUntil(sim.now + 4 * 60 * SECOND);
+  const members = sim.live().map((s) => s.node);
+  assert.ok(members.every((n) => n.joined), 'every node joined');
+  assert.equal(ringConsistency(members), 1);
+  // Every NATed node reaches every other over the overlay.
+  let answered = 0;
+  for (const a of natted.slice(0, 4)) {
+    for (const b of natted) {
+      if (a === b) continue;
+      a.node.ping(b.node.address, 3 * SECOND, (r) => {
+        if (r !== null) answered++;
+      });
+    }
+  }
+  sim.queue.runUntil(sim.now + 4 * SECOND);
+  assert.equal(answered, 4 * 15);
   stopAll(sim);
 });

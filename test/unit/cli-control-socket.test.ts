@@ -144,7 +144,7 @@ test('usage errors are plain words with exit status 2', async () => {
     await assert.rejects(run(process.execPath, [bin, ...args]), (e: { code?: number; stderr?: string }) => e.code === 2 && /ringvpn/.test(e.stderr ?? ''), args.join(' '));
   }
   const help = await run(process.execPath, [bin, '--help']);
-  assert.match(help.stdout, /node .*\n.*status .*\n.*ping/);
+  for (const name of ['node', 'status', 'ping', 'connect']) assert.match(help.stdout, new RegExp(`^  ${name} +\\S`, 'm'));
 });
 
 test('ringvpn node: SIGTERM leaves the ring (the neighbour hears at once), exits 0 and removes the control socket', async () => {

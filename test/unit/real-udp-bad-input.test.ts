@@ -221,7 +221,10 @@ test('replayed, truncated, tampered and oversized DATA from the path is dropped 
   });
   const p = await startHost('path-p', [`127.0.0.1:${toP.address().port}`]);
   await waitFor('P to link with A through the forwarder', () => a.node.links.get(p.node.address) !== undefined && p.node.joined);
-  assert.equal(a.node.links.get(p.node.address)?.endpoint, `127.0.0.1:${toA.address().port}`);
+  // A first sees P at the forwarder. P's record then lists its own endpoint too (A's report of
+  // the forwarder's address looks to P like a NAT mapping), and A probes it: on loopback that
+  // works, so the link may move off the forwarder. The attacker keeps the packets it recorded.
+  assert.ok([`127.0.0.1:${toA.address().port}`, p.transport.localEndpoint].includes(a.node.links.get(p.node.address)?.endpoint ?? ''));
   assert.ok(await pingOnce(p, a));
   await waitFor('recorded DATA', () => recorded.length >= 2);
 

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, type GroupInfo } from '../../groups/api-protocol.js';
 import { toBase64Url } from '../../groups/binary.js';
 import { asFields } from '../input.js';
+import { type CrlWatch, MAX_CRL_WAIT_SECONDS } from '../crl-watch.js';
+import { badRequest } from '../http-error.js';
 import type { MembershipService } from '../membership-service.js';
 import type { RateLimits } from '../rate-limits.js';
 
@@ -10,7 +12,7 @@ interface GroupParams {
 }
 
 /** The JSON API the RingVPN client talks to (see src/groups/api-protocol.ts for the shapes). */
-export function registerApiRoutes(app: FastifyInstance, membership: MembershipService, limits: RateLimits): void {
+export function registerApiRoutes(app: FastifyInstance, membership: MembershipService, limits: RateLimits, crlWatch: CrlWatch): void {
   app.get(`${API_PREFIX}/health`, async () => ({ ok: true }));
 
   app.get<{ Params: GroupParams }>(`${API_PREFIX}/groups/:groupId`, async (req): Promise<GroupInfo> => {
@@ -42,11 +44,31 @@ export function registerApiRoutes(app: FastifyInstance, membership: MembershipSe
     },
   );
 
-  app.get<{ Params: GroupParams }>(`${API_PREFIX}/groups/:groupId/crl`, { config: { rateLimit: limits.poll } }, async (req) =>
-    membership.crl(req.params.groupId),
+  // ?after=N&wait=S: answer once the CRL's sequence is past N, or after S seconds (long polling).
+  app.get<{ Params: GroupParams; Querystring: Record<string, unknown> }>(
+    `${API_PREFIX}/groups/:groupId/crl`,
+    { config: { rateLimit: limits.poll } },
+    async (req) => {
+      const current = membership.crl(req.params.groupId);
+      const after = queryInteger(req.query.after, 'after', Number.MAX_SAFE_INTEGER);
+      const wait = queryInteger(req.query.wait, 'wait', MAX_CRL_WAIT_SECONDS);
+      if (after === null || wait === null || wait === 0 || current.sequence > after) return current;
+      const abort = new AbortController();
+      req.raw.once('close', () => abort.abort());
+      await crlWatch.wait(req.params.groupId, wait * 1000, abort.signal);
+      return membership.crl(req.params.groupId);
+    },
   );
 
   app.post<{ Params: GroupParams }>(`${API_PREFIX}/groups/:groupId/reports`, { config: { rateLimit: limits.report } }, async (req) =>
     membership.report(req.params.groupId, asFields(req.body)),
   );
+}
+
+function queryInteger(value: unknown, name: string, max: number): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value) || Number(value) > max) {
+    throw badRequest(`${name} must be a whole number from 0 to ${max}`);
+  }
+  return Number(value);
 }

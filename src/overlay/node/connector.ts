@@ -65,7 +65,7 @@ export class Connector {
   private readonly sessions = new Set<Address>();
   private readonly deferredReplies = new Map<Address, { body: RoutedBody; at: number; via: Address | null }>();
   /** Connect attempts in flight per peer: endpoints not yet failed, and what to do when all fail. */
-  private readonly attempts = new Map<Address, { record: PeerRecord; left: number; relayOnFailure: boolean }>();
+  private readonly attempts = new Map<Address, { record: PeerRecord; left: number; relayOnFailure: boolean; via: Address | undefined }>();
   /** Peers that opened their NAT for us (they answered our connect-request): INITs go at once. */
   private readonly openedForUs = new Map<Address, number>();
   private nextToken = FIRST_OWN_TOKEN;
@@ -135,7 +135,7 @@ export class Connector {
     this.attempts.delete(e.expectedPeer);
     this.connecting.delete(e.expectedPeer);
     if (attempt?.relayOnFailure === true && this.parts.useRelays && relayOf(e.endpoint) === null && this.parts.running()) {
-      this.parts.relayPaths.onDirectFailed(attempt.record, natReason(attempt.record, this.ctx.selfRecord()));
+      this.parts.relayPaths.onDirectFailed(attempt.record, natReason(attempt.record, this.ctx.selfRecord()), attempt.via);
       this.parts.relaysBusy();
     }
   }
@@ -152,7 +152,10 @@ export class Connector {
       // Already linked (an upgrade of a relayed link, or a re-punch after the peer's endpoint
       // changed): open our NAT toward the peer's endpoints, then answer; the peer probes us
       // directly once the answer arrives.
-      if (link !== undefined && (natted || relayOf(link.endpoint) !== null)) {
+      // (Without a NAT of our own there is nothing to open: an opener would only risk reaching the
+      // peer's NAT on a short path and spoiling it.)
+      const selfNatted = (ctx.selfRecord().nat ?? NatKind.NONE) !== NatKind.NONE;
+      if (link !== undefined && selfNatted && (natted || relayOf(link.endpoint) !== null)) {
         for (const e of requester.endpoints) ctx.links.probePath(requester.address, e, { opener: true });
       }
       ctx.route(requester.address, reply, { mode: RouteMode.EXACT });
@@ -160,14 +163,16 @@ export class Connector {
     }
     if (this.respondedTo.size >= MAX_PENDING_ENTRIES || this.deferredReplies.size >= MAX_PENDING_ENTRIES) return;
     this.respondedTo.set(requester.address, ctx.clock.now());
+    // Openers (and held INITs) first: they must leave our NAT before the requester, told by the
+    // reply, sends its INIT toward us (on a fast path the reply can win that race).
+    this.connectTo(requester, 'reply');
     if (natted) {
       // Our INIT would reach the requester's NAT before the requester has sent toward us: answer
-      // now (connectTo opens our side first); the requester's own INIT then comes through.
+      // now; the requester's own INIT then comes through the NAT mapping our opener made.
       this.sendReply(requester.address, reply, body.via);
     } else {
       this.deferredReplies.set(requester.address, { body: reply, at: ctx.clock.now(), via: body.via });
     }
-    this.connectTo(requester, 'reply');
   }
 
   onConnectReply(body: RoutedBody & { type: 'connect-reply' }): void {
@@ -202,42 +207,50 @@ export class Connector {
   }
 
   /** Links with a peer whose record we hold, trying each of its endpoints at once (the first to answer wins). */
-  connectTo(record: PeerRecord, reason: ConnectReason): void {
+  connectTo(record: PeerRecord, reason: ConnectReason, via?: Address): void {
     const { ctx } = this;
     const a = record.address;
     if (a === ctx.self || ctx.table.has(a) || ctx.links.get(a) !== undefined) return;
     const now = ctx.clock.now();
     const since = this.connecting.get(a);
     const opened = this.openedForUs.has(a);
-    // After the peer answered our request, INITs go at once, even if we were holding ours back.
-    if (since !== undefined && now - since < CONNECT_DEDUP_MS && !(opened && this.attempts.has(a))) return;
+    // After the peer answered our request, INITs go at once, even if we were holding ours back
+    // (links.connect is idempotent per endpoint and releases a held handshake).
+    // Answering the peer's request while our own request to it is out (both asked at once): open
+    // our side and hold, as any answer does.
+    const answeringOnlyAsked = reason === 'reply' && !this.attempts.has(a);
+    if (since !== undefined && now - since < CONNECT_DEDUP_MS && !opened && !answeringOnlyAsked) return;
     const candidates = record.endpoints;
     if (candidates.length === 0 || this.connecting.size >= MAX_PENDING_ENTRIES) return;
     this.connecting.set(a, now);
     const natted = (record.nat ?? NatKind.NONE) !== NatKind.NONE;
     if (natted && reason !== 'reply' && reason !== 'bootstrap' && !opened) {
-      ctx.route(a, { type: 'connect-request', token: this.token(), purpose: ConnectPurpose.NEAR, requester: ctx.selfRecord(), via: this.returnVia() }, { mode: RouteMode.EXACT });
+      const request: RoutedBody = { type: 'connect-request', token: this.token(), purpose: ConnectPurpose.NEAR, requester: ctx.selfRecord(), via: this.returnVia() ?? via ?? null };
+      this.routeToPeer(a, request, via);
       return;
     }
     const relayOnFailure = reason !== 'reply' && reason !== 'bootstrap';
     const previous = this.attempts.get(a);
-    if (previous !== undefined) previous.relayOnFailure ||= relayOnFailure;
-    else if (this.attempts.size < MAX_PENDING_ENTRIES) this.attempts.set(a, { record, left: candidates.length, relayOnFailure });
+    if (previous !== undefined) {
+      previous.relayOnFailure ||= relayOnFailure;
+      previous.via ??= via;
+    } else if (this.attempts.size < MAX_PENDING_ENTRIES) this.attempts.set(a, { record, left: candidates.length, relayOnFailure, via });
     const self = ctx.selfRecord();
+    const selfNatted = (self.nat ?? NatKind.NONE) !== NatKind.NONE;
     if (relayOnFailure && this.parts.useRelays && directHopeless(record, self)) {
       // Both sides' NATs pick ports nobody can predict: no probe can meet. Relay at once.
-      this.parts.relayPaths.onDirectFailed(record, natReason(record, self));
+      this.parts.relayPaths.onDirectFailed(record, natReason(record, self), via);
       this.parts.relaysBusy();
       return;
     }
-    const options = natted && reason === 'reply' ? { opener: true, holdMs: PUNCH_HOLD_MS } : undefined;
+    // Answering a NATed requester: hold our INITs back; open our own NAT first if we have one.
+    const options = natted && reason === 'reply' ? { opener: selfNatted, holdMs: PUNCH_HOLD_MS } : undefined;
     for (const endpoint of candidates) ctx.links.connect(endpoint, a, options);
-    const selfNatted = (self.nat ?? NatKind.NONE) !== NatKind.NONE;
     if (relayOnFailure && this.parts.useRelays && (natted || selfNatted) && this.earlyRelayTimers.size < MAX_PENDING_ENTRIES && !this.earlyRelayTimers.has(a)) {
       const timer = ctx.clock.setTimeout(() => {
         this.earlyRelayTimers.delete(a);
         if (!this.parts.running() || ctx.links.get(a) !== undefined || !this.attempts.has(a)) return;
-        this.parts.relayPaths.onDirectFailed(record, natReason(record, ctx.selfRecord()));
+        this.parts.relayPaths.onDirectFailed(record, natReason(record, ctx.selfRecord()), via);
         this.parts.relaysBusy();
       }, EARLY_RELAY_MS);
       this.earlyRelayTimers.set(a, timer);
@@ -254,6 +267,12 @@ export class Connector {
     if (this.parts.ring.joined) return null;
     for (const c of this.ctx.table.all()) if ((c.flags & ConnectionFlag.LEAF) !== 0) return c.address;
     return null;
+  }
+
+  /** Routes a request to a peer, through `via` (a node linked with it) when one is known. */
+  private routeToPeer(peer: Address, body: RoutedBody, via: Address | undefined): void {
+    if (via !== undefined && via !== this.ctx.self) this.ctx.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: peer });
+    else this.ctx.route(peer, body, { mode: RouteMode.EXACT });
   }
 
   /** Routes a reply to a requester; one that has not joined yet is reached through `via`, its bootstrap peer. */

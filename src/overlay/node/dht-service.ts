@@ -236,8 +236,13 @@ export class DhtService {
     else if (this.own.size >= MAX_OWN_RECORDS && !this.own.has(slot)) {
       callback({ ok: false, status: 'overloaded', records: [] });
       return;
-    } else this.own.set(slot, record);
-    this.request(op, record.key, record, callback);
+    } else if (op !== DhtOp.CREATE) this.own.set(slot, record);
+    // A create becomes ours to republish only once it succeeded: a failed claim must not come back as a put.
+    const done: Callback = op === DhtOp.CREATE ? (r) => {
+      if (r.ok && this.own.size < MAX_OWN_RECORDS) this.own.set(slot, record);
+      callback(r);
+    } : callback;
+    this.request(op, record.key, record, done);
   }
 
   private request(op: DhtOpValue, key: Uint8Array, record: DhtRecord | null, callback: Callback, attempt = 1, waitedMs = 0): void {

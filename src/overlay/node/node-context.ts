@@ -36,7 +36,12 @@ export interface NodeContext {
   sendDirect(peer: Address, message: OverlayMessage): boolean;
   route(destination: Address, body: RoutedBody, options: RouteOptions): void;
   /** Connect to a peer whose record we learned; no-op if already connected or pending. */
-  connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap' | 'relay' | 'session'): void;
+  /**
+   * `via`: a node linked with the peer (the one that told us of it), through which requests reach
+   * the peer while greedy routing cannot (a ring neighbour we are not linked with yet: no node of
+   * ours is closer to it than we are).
+   */
+  connectTo(record: PeerRecord, reason: 'near' | 'shortcut' | 'reply' | 'bootstrap' | 'relay' | 'session', via?: Address): void;
   /**
    * Where replies to this node's requests should go while it has not joined the ring (a leaf
    * connection, which passes them on); null once joined.

@@ -164,7 +164,7 @@ export class OverlayNode {
       peerRecord: (a) => this.peerRecord(a),
       sendDirect: (peer, message) => this.sendDirect(peer, message),
       route: (destination, body, options) => this.route(destination, body, options),
-      connectTo: (record, reason) => this.connector.connectTo(record, reason),
+      connectTo: (record, reason, via) => this.connector.connectTo(record, reason, via),
       disconnect: (a, reason) => this.disconnect(a, reason),
       returnVia: () => this.connector.returnVia(),
       sendReply: (requester, body, via) => this.connector.sendReply(requester, body, via),

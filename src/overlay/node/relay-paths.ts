@@ -103,10 +103,10 @@ export class RelayPaths {
   }
 
   /** No direct path to `peer` worked: find a relay. */
-  onDirectFailed(peer: PeerRecord, reason: string): void {
+  onDirectFailed(peer: PeerRecord, reason: string, via?: Address): void {
     if (this.plans.has(peer.address) && this.ctx.links.get(peer.address) !== undefined) return;
     for (const w of this.waiting.values()) if (w.peer.address === peer.address) return;
-    this.sendPathRequest(peer, reason);
+    this.sendPathRequest(peer, reason, via);
   }
 
   onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[]; via: Address | null }): void {
@@ -243,7 +243,8 @@ export class RelayPaths {
     return live[0] ?? null;
   }
 
-  private sendPathRequest(peer: PeerRecord, reason: string): void {
+  /** `via`: a node linked with the peer, for a peer greedy routing cannot reach from here (see NodeContext.connectTo). */
+  private sendPathRequest(peer: PeerRecord, reason: string, via?: Address): void {
     if (this.waiting.size >= MAX_TOKENS) return;
     const plan = this.plans.get(peer.address);
     if (plan !== undefined) plan.attempts++;
@@ -251,7 +252,9 @@ export class RelayPaths {
     const neighbours = this.neighbourInfos(peer.address);
     this.waiting.set(token, { peer, neighbours, sentAt: this.ctx.clock.now(), reason });
     this.stats.pathRequests++;
-    this.ctx.route(peer.address, { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() }, { mode: RouteMode.EXACT });
+    const body = { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() ?? via ?? null } as const;
+    if (via !== undefined && via !== this.ctx.self) this.ctx.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: peer.address });
+    else this.ctx.route(peer.address, body, { mode: RouteMode.EXACT });
   }
 
   /** No common neighbour: link to a few of the other side's (lowest latency first). */

@@ -140,7 +140,7 @@ export class RingMaintenance {
     // Before joining, the only peer is a bootstrap somewhere else on the ring: its lists are not ours.
     if (!this.joinedFlag) return;
     if (message.churn) this.ctx.heardChurn();
-    this.learn([...message.left, ...message.right]);
+    this.learn([...message.left, ...message.right], from);
     if (message.wantReply) this.sendStatus(from, false);
   }
 
@@ -151,7 +151,7 @@ export class RingMaintenance {
   /** A JOIN or NEAR connect-reply reached us: the responder is one of our ring neighbours. */
   onNearReply(responder: PeerRecord, left: PeerRecord[], right: PeerRecord[], purpose: number): void {
     if (purpose === ConnectPurpose.JOIN && !this.joinedFlag) this.markJoined();
-    this.learn([responder, ...left, ...right]);
+    this.learn([responder, ...left, ...right], responder.address);
   }
 
   /**
@@ -159,7 +159,7 @@ export class RingMaintenance {
    * on a side, judged together with our connections and with each other (so that a list does not
    * make us link to a peer that a closer one in the same list already pushes out).
    */
-  learn(records: PeerRecord[]): void {
+  learn(records: PeerRecord[], informant?: Address): void {
     const { table, self, k } = this.ctx;
     // Cheap test first: most records in a neighbour's list are already known or too far away.
     const fresh = records.filter(
@@ -171,7 +171,7 @@ export class RingMaintenance {
     for (const r of fresh) {
       if (!nearest.has(r.address) || done.has(r.address)) continue;
       done.add(r.address);
-      this.ctx.connectTo(r, 'near');
+      this.ctx.connectTo(r, 'near', informant !== undefined && informant !== r.address ? informant : undefined);
     }
   }
 

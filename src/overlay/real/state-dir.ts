@@ -65,7 +65,7 @@ export function loadOrCreateIdentity(dir: string, random: Random, log: Logger): 
       throw new StateDirError('identity-unreadable', `Cannot read the identity key file ${path}: ${(error as Error).message}`, { cause: error });
     }
     const seed = random.bytes(SEED_BYTES);
-    writePrivateFile(path, `${IDENTITY_HEADER}\n${Buffer.from(seed).toString('hex')}\n`);
+    writePrivateFile(path, identityFileText(seed));
     const identity = identityFromSeed(seed);
     seed.fill(0);
     log.info('created a new identity', { path });
@@ -81,6 +81,11 @@ export function loadOrCreateIdentity(dir: string, random: Random, log: Logger): 
   const identity = identityFromSeed(seed);
   seed.fill(0);
   return { identity, created: false };
+}
+
+/** The identity key file's content for a 32-byte seed (what {@link parseIdentityFile} reads back). */
+export function identityFileText(seed: Uint8Array): string {
+  return `${IDENTITY_HEADER}\n${Buffer.from(seed).toString('hex')}\n`;
 }
 
 export function parseIdentityFile(text: string): Uint8Array | null {

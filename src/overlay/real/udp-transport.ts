@@ -1,6 +1,7 @@
 import { type Socket, type SocketType, createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { type Logger, silentLogger } from '../log.js';
+import { SendLane, defaultTtl } from './send-lane.js';
 import { type DatagramTransport, type Endpoint, type ParsedEndpoint, formatEndpoint, parseEndpoint } from '../transport.js';
 
 export interface UdpTransportOptions {
@@ -32,14 +33,31 @@ export interface UdpTransportStats {
   handlerErrors: number;
   /** Errors the sockets reported outside of a send. */
   socketErrors: number;
+  /** Low-TTL openers sent (counted in datagramsOut too). */
+  openersOut: number;
+  /** Sends dropped because too many were waiting behind an opener's TTL. */
+  heldDropped: number;
 }
 
 export interface UdpTransport extends DatagramTransport {
   readonly port: number;
   readonly stats: UdpTransportStats;
   readonly hasIpv6: boolean;
-  /** Every endpoint this node can be reached at on its own interfaces (loopback excluded unless bound to it). */
+  /**
+   * Every endpoint this node can be reached at on its own interfaces (loopback excluded unless
+   * bound to it), as of the last {@link refreshLocalEndpoints} (or the opening of the socket).
+   */
   localEndpoints(): Endpoint[];
+  /**
+   * Reads the host's interface addresses again (a few system calls: call it every few seconds,
+   * not per packet). Returns true when the endpoints changed.
+   */
+  refreshLocalEndpoints(): boolean;
+  /**
+   * Sends one datagram with IP TTL (IPv6: hop limit) `ttl`, from the same socket and port as every
+   * other send; the socket's default TTL applies again to the next datagram.
+   */
+  sendOpener(to: Endpoint, bytes: Uint8Array, ttl: number): void;
   /** Kernel receive buffer actually granted, in bytes (IPv4 socket). */
   receiveBufferBytes(): number;
   /** Closes once the sends already handed to the kernel are out (at most `maxWaitMs`). */
@@ -110,11 +128,14 @@ class UdpTransportImpl implements UdpTransport {
     badEndpoints: 0,
     handlerErrors: 0,
     socketErrors: 0,
+    openersOut: 0,
+    heldDropped: 0,
   };
-  readonly localEndpoint: Endpoint;
   private handler: ((from: Endpoint, bytes: Uint8Array) => void) | null = null;
   private readonly parsed = new Map<Endpoint, ParsedEndpoint | null>();
-  private inFlight = 0;
+  private readonly lane4: SendLane;
+  private readonly lane6: SendLane | null;
+  private local: Endpoint[] = [];
   private closed = false;
   private flushed: (() => void) | null = null;
 
@@ -125,6 +146,14 @@ class UdpTransportImpl implements UdpTransport {
     readonly port: number,
     private readonly log: Logger,
   ) {
+    const counters = {
+      sent: (error: Error | null | undefined, length: number, opener: boolean) => this.sent(error, length, opener),
+      dropped: () => {
+        this.stats.heldDropped++;
+      },
+    };
+    this.lane4 = new SendLane(v4, defaultTtl(4), counters);
+    this.lane6 = v6 === null ? null : new SendLane(v6, defaultTtl(6), counters);
     for (const socket of [v4, v6]) {
       if (socket === null) continue;
       socket.on('message', (msg, rinfo) => this.receive(formatEndpoint(rinfo.address, rinfo.port), msg));
@@ -133,7 +162,12 @@ class UdpTransportImpl implements UdpTransport {
         this.log.warn('socket error', { reason: error.message });
       });
     }
-    this.localEndpoint = this.localEndpoints()[0] ?? formatEndpoint('127.0.0.1', port);
+    this.refreshLocalEndpoints();
+  }
+
+  /** The first local endpoint (what the node calls its own endpoint before peers report others). */
+  get localEndpoint(): Endpoint {
+    return this.local[0] ?? formatEndpoint('127.0.0.1', this.port);
   }
 
   get hasIpv6(): boolean {
@@ -141,6 +175,17 @@ class UdpTransportImpl implements UdpTransport {
   }
 
   localEndpoints(): Endpoint[] {
+    return [...this.local];
+  }
+
+  refreshLocalEndpoints(): boolean {
+    const next = this.readLocalEndpoints();
+    const changed = next.length !== this.local.length || next.some((e, i) => e !== this.local[i]);
+    this.local = next;
+    return changed;
+  }
+
+  private readLocalEndpoints(): Endpoint[] {
     if (this.host !== '0.0.0.0') return [formatEndpoint(this.host, this.port)];
     const v4: Endpoint[] = [];
     const v6: Endpoint[] = [];
@@ -165,17 +210,23 @@ class UdpTransportImpl implements UdpTransport {
   send(to: Endpoint, bytes: Uint8Array): void {
     if (this.closed) return;
     const target = this.parse(to);
-    const socket = target === null ? null : target.family === 4 ? this.v4 : this.v6;
-    if (target === null || socket === null) {
+    const lane = target === null ? null : target.family === 4 ? this.lane4 : this.lane6;
+    if (target === null || lane === null) {
       this.stats.badEndpoints++;
       return;
     }
-    this.inFlight++;
-    try {
-      socket.send(bytes, target.port, target.host, (error) => this.sent(error, bytes.length));
-    } catch (error) {
-      this.sent(error as Error, bytes.length);
+    lane.send(bytes, target.port, target.host);
+  }
+
+  sendOpener(to: Endpoint, bytes: Uint8Array, ttl: number): void {
+    if (this.closed) return;
+    const target = this.parse(to);
+    const lane = target === null ? null : target.family === 4 ? this.lane4 : this.lane6;
+    if (target === null || lane === null || !Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+      this.stats.badEndpoints++;
+      return;
     }
+    lane.sendWithTtl(bytes, target.port, target.host, ttl);
   }
 
   onPacket(handler: (from: Endpoint, bytes: Uint8Array) => void): void {
@@ -186,6 +237,8 @@ class UdpTransportImpl implements UdpTransport {
     if (this.closed) return;
     this.closed = true;
     this.handler = null;
+    this.lane4.clear();
+    this.lane6?.clear();
     for (const socket of [this.v4, this.v6]) {
       try {
         socket?.close();
@@ -206,19 +259,23 @@ class UdpTransportImpl implements UdpTransport {
         resolve();
       };
       const timer = setTimeout(done, maxWaitMs);
-      if (this.inFlight === 0) done();
+      if (this.pending() === 0) done();
       else this.flushed = done;
     });
   }
 
-  private sent(error: Error | null | undefined, length: number): void {
-    this.inFlight--;
+  private pending(): number {
+    return this.lane4.pending + (this.lane6?.pending ?? 0);
+  }
+
+  private sent(error: Error | null | undefined, length: number, opener: boolean): void {
     if (error) this.stats.sendErrors++;
     else {
       this.stats.datagramsOut++;
       this.stats.bytesOut += length;
+      if (opener) this.stats.openersOut++;
     }
-    if (this.inFlight === 0 && this.flushed !== null && !this.closed) this.flushed();
+    if (this.flushed !== null && !this.closed && this.pending() === 0) this.flushed();
   }
 
   private receive(from: Endpoint, bytes: Buffer): void {

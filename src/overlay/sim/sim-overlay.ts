@@ -1,5 +1,6 @@
+import type { AdmissionCheck } from '../admission.js';
 import { cryptoReady } from '../crypto.js';
-import { generateIdentity } from '../identity.js';
+import { type Identity, generateIdentity } from '../identity.js';
 import { type Logger, silentLogger } from '../log.js';
 import { createSeededRandom, type Random } from '../random.js';
 import { createNode, type OverlayNode, type OverlayNodeInit } from '../node/overlay-node.js';
@@ -26,6 +27,8 @@ export interface SpawnOptions {
   firewall?: SimFirewall;
   /** The node's logger (default silent): for following one node while debugging. */
   log?: Logger;
+  /** The node's admission check, made for its identity (default: admit anyone, the public ring). */
+  admission?: (identity: Identity) => AdmissionCheck;
 }
 
 export interface SimOverlayOptions {
@@ -89,7 +92,7 @@ export class SimOverlay {
       ...this.options.nodeInit,
       link: { ...this.options.nodeInit?.link, encryptPayloads: this.options.encrypt ?? true },
     };
-    const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: options.log ?? silentLogger });
+    const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: options.log ?? silentLogger, admission: options.admission?.(identity) });
     // Bootstraps are reachable nodes: a NATed node's own endpoint is private.
     const live = this.live().filter((n) => n.node.joined && n.open);
     const bootstraps: string[] = [];

@@ -6,17 +6,21 @@ import type { NodeStatus } from '../../../src/node-host/status-snapshot.js';
 import { LabProcess } from './lab-process.js';
 import { NAT_TABLE, type NatKind, natRuleset } from './nat-rules.js';
 import { type ExecResult, IP, NFT, SYSCTL, inNs, must, mustInNs } from './sh.js';
+import { writeIdentityAt } from './ring-position.js';
 import { deleteNamespace, labPrefix, sweepLeftovers } from './sweep.js';
 
 /**
  * A small Internet of network namespaces, for tests that run real `ringvpn node` processes.
  *
- *   core (the Internet: a router with one link per site, 10.200.<site>.0/24, core at .1)
- *    ├── s1 ── public host           10.200.1.2
- *    ├── s2 ── NAT router (wan)      10.200.2.2 ─ lan bridge 192.168.2.1/24 ─ hosts 192.168.2.10, .11, ...
+ *   core (the Internet's backbone: one link per site to that site's ISP router)
+ *    ├── isp1 (10.201.1.2) ── public host        10.200.1.2   (its ISP router is 10.200.1.1)
+ *    ├── isp2 (10.201.2.2) ── NAT router (wan)   10.200.2.2 ─ lan bridge 192.168.2.1/24 ─ hosts 192.168.2.10, .11, ...
  *    └── ...
  *
- * Packets between two sites cross the core router, as on the Internet. Nothing is created in the
+ * Packets between two sites cross three routers (ISP, core, ISP), as on the Internet: a datagram
+ * sent with IP TTL 2 from a public host, or from a host behind its NAT, dies at the next router
+ * and never reaches another site (with the core alone, a public host's TTL-2 datagram would still
+ * reach a NAT on the far side, which no real network path is that short to do). Nothing is created in the
  * root namespace: veth pairs are made inside the namespaces. Every name starts with the run's
  * prefix (sweep.ts); `destroy()` (and, as a last resort, a process 'exit' handler) removes the
  * processes, namespaces, their veths and nft tables. Addresses are private and exist only here.
@@ -24,7 +28,10 @@ import { deleteNamespace, labPrefix, sweepLeftovers } from './sweep.js';
 export interface LabHost {
   readonly name: string;
   readonly ns: string;
-  readonly ip: string;
+  /** The site (link to the core) the host, or its NAT, is on. */
+  readonly site: number;
+  /** The host's address now (moveHost changes it). */
+  ip: string;
   /** The NAT in front of this host, if any. */
   readonly nat: LabNat | null;
 }
@@ -44,7 +51,7 @@ export interface LabNode {
   readonly host: LabHost;
   readonly port: number;
   readonly stateDir: string;
-  /** `ip:port` of the node on its own host (behind a NAT: the private one). */
+  /** `ip:port` of the node on its own host when it started (behind a NAT: the private one). */
   readonly endpoint: string;
   readonly process: LabProcess;
   /** 40 hex digits, known once the node answered its first status. */
@@ -59,14 +66,19 @@ export interface StartNodeOptions {
   /** Wait until the node says it has joined (default true). */
   waitJoined?: boolean;
   readyTimeoutMs?: number;
+  /** Give the node an identity whose address sits at this fraction of the ring (0 to 1). */
+  ringPosition?: number;
 }
 
 const REPO = join(import.meta.dirname, '../../..');
 const RINGVPN_BIN = join(REPO, 'bin/ringvpn.js');
 export const UDP_REFLECTOR = join(import.meta.dirname, 'udp-reflector.mjs');
+/** A site's gateway: its ISP router's address on the site's link. */
 const CORE_GATEWAY = (site: number): string => `10.200.${site}.1`;
 /** How often readiness and status conditions are polled; every wait is bounded by its timeout. */
 const POLL_MS = 100;
+/** Labs built by this process so far: each gets its own prefix, so topologies can run side by side. */
+let labsCreated = 0;
 
 export class Lab {
   readonly prefix: string;
@@ -84,7 +96,8 @@ export class Lab {
   };
 
   private constructor() {
-    this.prefix = labPrefix();
+    labsCreated++;
+    this.prefix = labsCreated === 1 ? labPrefix() : `${labPrefix()}-${labsCreated}`;
     this.dir = mkdtempSync(join(tmpdir(), `${this.prefix}-`));
     process.on('exit', this.onExit);
     process.once('SIGINT', this.onSignal);
@@ -116,7 +129,7 @@ export class Lab {
     const ns = await this.addNamespace(name);
     await this.linkToCore(site, ns);
     await must(IP, ['-n', ns, 'route', 'add', 'default', 'via', CORE_GATEWAY(site)]);
-    return { name, ns, ip: `10.200.${site}.2`, nat: null };
+    return { name, ns, site, ip: `10.200.${site}.2`, nat: null };
   }
 
   /** A NAT router on its own link to the core, with an empty LAN (add hosts with addHostBehind). */
@@ -146,7 +159,7 @@ export class Lab {
     await must(IP, ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await must(IP, ['-n', ns, 'link', 'set', 'eth0', 'up']);
     await must(IP, ['-n', ns, 'route', 'add', 'default', 'via', `192.168.${nat.site}.1`]);
-    return { name, ns, ip, nat };
+    return { name, ns, site: nat.site, ip, nat };
   }
 
   /**
@@ -172,6 +185,22 @@ export class Lab {
     await this.loadNatRules(nat);
   }
 
+  /**
+   * Gives a host another address on its network, as a new DHCP lease or another Wi-Fi would: the
+   * old address goes (with the routes through it), the new one comes, the default route is put
+   * back. `lastOctet` replaces the host part of its /24.
+   */
+  async moveHost(host: LabHost, lastOctet: number): Promise<void> {
+    const dev = host.nat === null ? 'wan' : 'eth0';
+    const base = host.ip.split('.').slice(0, 3).join('.');
+    const next = `${base}.${lastOctet}`;
+    const gateway = host.nat === null ? `${base}.1` : `192.168.${host.nat.site}.1`;
+    await must(IP, ['-n', host.ns, 'addr', 'flush', 'dev', dev]);
+    await must(IP, ['-n', host.ns, 'addr', 'add', `${next}/24`, 'dev', dev]);
+    await must(IP, ['-n', host.ns, 'route', 'replace', 'default', 'via', gateway]);
+    host.ip = next;
+  }
+
   /** The NAT's connection-tracking table as text (for diagnosis). */
   async conntrack(nat: LabNat): Promise<string> {
     return (await inNs(nat.ns, '/usr/bin/cat', ['/proc/net/nf_conntrack'])).stdout;
@@ -193,6 +222,7 @@ export class Lab {
   async startNode(name: string, host: LabHost, options: StartNodeOptions = {}): Promise<LabNode> {
     const port = options.port ?? 4000;
     const stateDir = join(this.dir, name);
+    if (options.ringPosition !== undefined) await writeIdentityAt(stateDir, options.ringPosition);
     const args = [RINGVPN_BIN, 'node', '--port', String(port), '--state-dir', stateDir, '--network', options.network ?? `lab-${this.prefix}`];
     if (options.bootstraps !== undefined && options.bootstraps.length > 0) args.push('--bootstrap', options.bootstraps.join(','));
     args.push('--log-level', options.logLevel ?? 'info');
@@ -274,13 +304,30 @@ export class Lab {
     return ns;
   }
 
-  /** veth core:s<site> <-> ns:wan, 10.200.<site>.1/24 and .2/24. */
+  /** The namespace of a site's ISP router (the first router past the site's host or NAT). */
+  ispNs(site: number): string {
+    return this.ns(`isp${site}`);
+  }
+
+  /**
+   * core:s<site> (10.201.<site>.1) <-> isp<site>:uplink (10.201.<site>.2), and
+   * isp<site>:site (10.200.<site>.1/24) <-> ns:wan (10.200.<site>.2/24).
+   */
   private async linkToCore(site: number, ns: string): Promise<void> {
     const core = this.ns('core');
+    const isp = await this.addNamespace(`isp${site}`);
+    await mustInNs(isp, SYSCTL, ['-qw', 'net.ipv4.ip_forward=1']);
     const coreSide = `s${site}`;
-    await must(IP, ['-n', core, 'link', 'add', coreSide, 'type', 'veth', 'peer', 'name', 'wan', 'netns', ns]);
-    await must(IP, ['-n', core, 'addr', 'add', `${CORE_GATEWAY(site)}/24`, 'dev', coreSide]);
+    await must(IP, ['-n', core, 'link', 'add', coreSide, 'type', 'veth', 'peer', 'name', 'uplink', 'netns', isp]);
+    await must(IP, ['-n', core, 'addr', 'add', `10.201.${site}.1/24`, 'dev', coreSide]);
     await must(IP, ['-n', core, 'link', 'set', coreSide, 'up']);
+    await must(IP, ['-n', isp, 'addr', 'add', `10.201.${site}.2/24`, 'dev', 'uplink']);
+    await must(IP, ['-n', isp, 'link', 'set', 'dev', 'uplink', 'up']);
+    await must(IP, ['-n', isp, 'route', 'add', 'default', 'via', `10.201.${site}.1`]);
+    await must(IP, ['-n', core, 'route', 'add', `10.200.${site}.0/24`, 'via', `10.201.${site}.2`]);
+    await must(IP, ['-n', isp, 'link', 'add', 'site', 'type', 'veth', 'peer', 'name', 'wan', 'netns', ns]);
+    await must(IP, ['-n', isp, 'addr', 'add', `${CORE_GATEWAY(site)}/24`, 'dev', 'site']);
+    await must(IP, ['-n', isp, 'link', 'set', 'dev', 'site', 'up']);
     await must(IP, ['-n', ns, 'addr', 'add', `10.200.${site}.2/24`, 'dev', 'wan']);
     await must(IP, ['-n', ns, 'link', 'set', 'wan', 'up']);
   }

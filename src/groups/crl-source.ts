@@ -1,0 +1,27 @@
+import { fromBase64Url } from './binary.js';
+import { GroupError } from './errors.js';
+import { GroupApiClient } from './group-api-client.js';
+import type { Invitation } from './invitation.js';
+import type { CrlSource, CrlUpdate } from './revocation-service.js';
+
+/** How long the server may hold a CRL request (it caps this at 25 s, below its 30 s request timeout). */
+export const CRL_LONG_POLL_SECONDS = 20;
+const MAX_RECORD_TEXT = 4096;
+
+/** The group server as a {@link CrlSource}: long polls through the pinned connection of the invitation. */
+export function serverCrlSource(invitation: Invitation, waitSeconds = CRL_LONG_POLL_SECONDS): CrlSource {
+  return {
+    async fetch(afterSequence: number, signal: AbortSignal): Promise<CrlUpdate> {
+      const client = new GroupApiClient(invitation, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+      const answer = await client.crl(afterSequence >= 0 ? { after: afterSequence, waitSeconds } : undefined);
+      const crl = fromBase64Url(answer.crl, 1 << 20);
+      if (crl === null) throw new GroupError('bad-answer', 'the group server sent a damaged revocation list');
+      const records: Uint8Array[] = [];
+      for (const text of answer.revocations) {
+        const bytes = fromBase64Url(text, MAX_RECORD_TEXT);
+        if (bytes !== null) records.push(bytes);
+      }
+      return { crl, records };
+    },
+  };
+}
