@@ -2,7 +2,6 @@ import { addressToBytes, addressToHex } from '../overlay/address.js';
 import { blake2b } from '../overlay/crypto.js';
 import type { Logger } from '../overlay/log.js';
 import { createCryptoRandom } from '../overlay/real/crypto-random.js';
-import { networkIdFromName } from '../overlay/real/network-id.js';
 import { createSystemClock } from '../overlay/real/system-clock.js';
 import { parseEndpoint } from '../overlay/transport.js';
 import type { NodeStatus } from '../node-host/status-snapshot.js';
@@ -68,7 +67,9 @@ export class VpnHost {
     }
     const node = host.node;
     const clock = createSystemClock();
-    const networkIdHex = Buffer.from(networkIdFromName(settings.network)).toString('hex');
+    // The node's own network id: a lab network's (from its name) or a group's (its id), so that
+    // the address records of one network never mix with another's.
+    const networkIdHex = Buffer.from(node.networkId).toString('hex');
     const gatewayMac = localUnicastMac(blake2b(5, addressToBytes(node.address)));
     const vpnLog = log.child('vpn');
     const random = createCryptoRandom();

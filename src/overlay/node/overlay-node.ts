@@ -100,6 +100,8 @@ const LEAF_WAIT_MS = 1_000;
  */
 export class OverlayNode {
   readonly address: Address;
+  /** Which overlay this node is on (16 bytes): the public ring, a lab network's, or a group's id. */
+  readonly networkId: Uint8Array;
   readonly links: LinkLayer;
   readonly table: ConnectionTable;
   readonly ring: RingMaintenance;
@@ -134,6 +136,7 @@ export class OverlayNode {
   constructor(init: OverlayNodeInit, private readonly components: OverlayNodeComponents) {
     const { clock, random, identity, log } = components;
     this.address = identity.address;
+    this.networkId = Uint8Array.from(init.networkId);
     this.routeTtl = init.routeTtl ?? 64;
     this.defaultKeepaliveMs = init.link?.keepaliveIdleMs ?? 20_000;
     this.table = new ConnectionTable(identity.address);
