@@ -1,43 +1,22 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ConnectResult } from '../../src/node-host/connect-session.js';
 import { ControlClientError, controlRequest } from '../../src/node-host/control-client.js';
 import { decodeRequest } from '../../src/node-host/control-protocol.js';
-import { NodeHost } from '../../src/node-host/node-host.js';
+import type { NodeHost } from '../../src/node-host/node-host.js';
+import { loopbackHosts, waitFor } from '../helpers/loopback-hosts.js';
 import type { NodeStatus } from '../../src/node-host/status-snapshot.js';
 import { formatStatus } from '../../src/cli/status-format.js';
-import { silentLogger } from '../../src/overlay/log.js';
 
 /**
  * `connect` over the control socket, with real nodes on loopback: the session comes up with its
  * path and the time it took; a node that is not there, or the node itself, is refused in words.
  * The NAT cases (direct after punching, relayed) are in test/netns/lab-nat.test.ts.
  */
-const root = mkdtempSync(join(tmpdir(), 'ringvpn-connect-'));
-const hosts: NodeHost[] = [];
-after(async () => {
-  for (const h of hosts) await h.stop();
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function startHost(name: string, bootstraps: string[] = []): Promise<NodeHost> {
-  const h = await NodeHost.start({ stateDir: join(root, name), port: 0, listenHost: '127.0.0.1', bootstraps, networkName: 'connect-test', log: silentLogger });
-  hosts.push(h);
-  return h;
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { root, hosts, startHost } = loopbackHosts('ringvpn-connect-', 'connect-test');
 
 const hex = (h: NodeHost): string => h.status().address;
 

@@ -1,38 +1,19 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ControlClientError, controlRequest, controlSocketPath } from '../../src/node-host/control-client.js';
 import { MAX_REQUEST_BYTES } from '../../src/node-host/control-protocol.js';
 import { NodeHost } from '../../src/node-host/node-host.js';
+import { loopbackHosts, waitFor } from '../helpers/loopback-hosts.js';
 import type { PingResult } from '../../src/node-host/ping-probe.js';
 import type { NodeStatus } from '../../src/node-host/status-snapshot.js';
 import { silentLogger } from '../../src/overlay/log.js';
 
-const root = mkdtempSync(join(tmpdir(), 'ringvpn-ctl-'));
-const hosts: NodeHost[] = [];
-after(async () => {
-  for (const h of hosts) await h.stop();
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function startHost(name: string, bootstraps: string[] = []): Promise<NodeHost> {
-  const h = await NodeHost.start({ stateDir: join(root, name), port: 0, listenHost: '127.0.0.1', bootstraps, networkName: 'cli-test', log: silentLogger });
-  hosts.push(h);
-  return h;
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { root, startHost } = loopbackHosts('ringvpn-ctl-', 'cli-test');
 
 /** Sends raw bytes on a fresh control connection and collects the answer lines until `lines` arrived or it closes. */
 function rawExchange(path: string, payload: string | Buffer, lines: number): Promise<{ answers: Record<string, unknown>[]; closed: boolean }> {
