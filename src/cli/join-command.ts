@@ -106,6 +106,8 @@ function progressLine(event: JoinProgress, stateDir: string): string {
       return `Saved the member certificate (serial ${event.serial}) in ${join(stateDir, 'groups')}.`;
     case 'revocations-updated':
       return `Revocation list up to date (version ${event.sequence}).`;
+    case 'membership-ended':
+      return 'The certificate this computer held was revoked by an admin of the group: asking to join again.';
   }
 }
 

@@ -17,7 +17,7 @@ import {
   verifyNodeSignature,
 } from '../groups/api-protocol.js';
 import { fromBase64Url, fromHex, toBase64Url, toHex } from '../groups/binary.js';
-import { type Role, normaliseRoles } from '../groups/certificate.js';
+import { type Role, decodeCertificate, normaliseRoles } from '../groups/certificate.js';
 import { issueCertificate, issueCrl, issueRevocationRecord } from '../groups/group-ca.js';
 import type { CaKeys } from './ca-keys.js';
 import { randomToken, sameSecret, sha256Hex } from './group-service.js';
@@ -29,6 +29,8 @@ import type { JoinRequestRow, MemberRow, MembersStore } from './storage/members-
 
 /** Member certificates last a year; clients renew by asking again with the same join request. */
 export const CERTIFICATE_VALIDITY_MS = 365 * 24 * 3600_000;
+/** A member's certificate is renewed when it reports with less than this left (30 days). */
+export const RENEW_BEFORE_MS = 30 * 24 * 3600_000;
 /** Certificates start a little in the past so that a member whose clock runs behind can use one at once. */
 export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
 /** Bootstrap lists hold members seen in the last day, most recent first. */
@@ -326,6 +328,7 @@ export class MembershipService {
       throw conflict('this exact report was already received (a replay); send a new one');
     }
     this.deps.members.reportSeen(groupId, member.id, t, JSON.stringify(endpoints));
+    const certificate = this.renewIfEnding(groupId, member, t);
     const peers = this.deps.members
       .recentlySeen(groupId, t - BOOTSTRAP_WINDOW_MS, BOOTSTRAP_LIST_MAX + 1)
       .filter((m) => m.id !== member.id)
@@ -336,7 +339,35 @@ export class MembershipService {
       }))
       .filter((p) => p.endpoints.length > 0)
       .slice(0, BOOTSTRAP_LIST_MAX);
-    return { peers };
+    return { peers, certificate: toBase64Url(certificate) };
+  }
+
+  /**
+   * The member's certificate in force; a fresh one (same name, key and roles, new serial) when the
+   * stored one ends within {@link RENEW_BEFORE_MS}. The old one is not revoked: it simply ends.
+   */
+  private renewIfEnding(groupId: string, member: MemberRow, t: number): Uint8Array {
+    const current = decodeCertificate(new Uint8Array(member.certificate));
+    if (current.ok && current.value.notAfter - t > RENEW_BEFORE_MS) return new Uint8Array(member.certificate);
+    const group = this.requireGroup(groupId);
+    const publicKey = new Uint8Array(member.public_key);
+    const roles = rolesOf(member);
+    return this.deps.db.transaction(() => {
+      const serial = this.deps.groups.takeSerial(group.id);
+      const cert = issueCertificate(this.deps.caKeys.load(group.id), {
+        serial,
+        name: member.name,
+        publicKey,
+        address: addressFromPublicKey(publicKey),
+        virtualIp: current.ok ? current.value.virtualIp : null,
+        roles,
+        notBefore: t - CLOCK_SKEW_ALLOWANCE_MS,
+        notAfter: t + CERTIFICATE_VALIDITY_MS,
+      });
+      this.deps.members.replaceCertificate(groupId, member.id, roles.join(','), serial, cert.bytes);
+      this.deps.log.info('certificate renewed', { group: group.id.slice(0, 8), serial });
+      return cert.bytes;
+    })();
   }
 }
 

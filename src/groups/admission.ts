@@ -14,11 +14,28 @@ export interface GroupAdmissionInit {
  * The private ring's admission check: a peer gets in only with a certificate of this group that
  * verifies at `now`, is not revoked, and names exactly the key and address of the handshake.
  */
-export function createGroupAdmission(init: GroupAdmissionInit): AdmissionCheck {
-  if (init.ownCertificate.length > MAX_CREDENTIAL_BYTES) throw new RangeError('the certificate is too large to present');
-  const credential = Uint8Array.from(init.ownCertificate);
+export interface GroupAdmission extends AdmissionCheck {
+  /**
+   * Presents another certificate from the next handshake on (the server issued a new one: an
+   * admin changed this member's roles, or the old one neared its end). Links made earlier keep
+   * what they were made with.
+   */
+  setOwnCertificate(bytes: Uint8Array): void;
+}
+
+export function createGroupAdmission(init: GroupAdmissionInit): GroupAdmission {
+  const copy = (bytes: Uint8Array): Uint8Array => {
+    if (bytes.length > MAX_CREDENTIAL_BYTES) throw new RangeError('the certificate is too large to present');
+    return Uint8Array.from(bytes);
+  };
+  let credential = copy(init.ownCertificate);
   return {
-    credential,
+    get credential() {
+      return credential;
+    },
+    setOwnCertificate(bytes: Uint8Array) {
+      credential = copy(bytes);
+    },
     admit(peer: PeerCredentials, now: number): AdmissionDecision {
       if (peer.credential.length === 0) return { ok: false, reason: 'the peer presented no group certificate' };
       const checked = checkCertificateBytes(peer.credential, init.anchor, now, init.revocations);

@@ -88,6 +88,11 @@ export interface BootstrapPeer {
 
 export interface ReportResponse {
   peers: BootstrapPeer[];
+  /**
+   * base64url of the reporting member's certificate in force: a new one after an admin changed its
+   * roles (gateway on or off), or renewed when the old one nears its end. Absent from older servers.
+   */
+  certificate?: string;
 }
 
 /** What a node signs with its own key to ask for a certificate: proves it holds the key. */

@@ -109,6 +109,11 @@ export class GroupApiClient {
 
   /** Reports this member's endpoints (and that it is alive); returns other members' endpoints for bootstrapping. */
   async report(identity: Identity, endpoints: string[]): Promise<BootstrapPeer[]> {
+    return (await this.checkIn(identity, endpoints)).peers;
+  }
+
+  /** {@link report}, with the member's certificate in force (changed by an admin, or renewed) when the server sends it. */
+  async checkIn(identity: Identity, endpoints: string[]): Promise<{ peers: BootstrapPeer[]; certificate: string | null }> {
     const timestamp = (this.options.now ?? Date.now)();
     const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
     const message = memberReportMessage({ groupId: Buffer.from(this.invitation.groupId, 'hex'), publicKey: identity.publicKey, endpoints, timestamp, nonce });
@@ -120,10 +125,11 @@ export class GroupApiClient {
       signature: toBase64Url(signWithNodeKey(message, identity.secretKey)),
     });
     if (!Array.isArray(body.peers)) throw new GroupError('bad-answer', 'the group server sent a damaged member list');
-    return body.peers.filter(
+    const peers = body.peers.filter(
       (p): p is BootstrapPeer =>
         p !== null && typeof p === 'object' && typeof p.address === 'string' && Array.isArray(p.endpoints) && typeof p.lastSeen === 'number',
     );
+    return { peers, certificate: typeof body.certificate === 'string' ? body.certificate : null };
   }
 }
 

@@ -10,7 +10,8 @@ import { serverCrlSource } from './crl-source.js';
 import { GroupError } from './errors.js';
 import { GroupApiClient } from './group-api-client.js';
 import { GroupStateDir, joinedGroupIds } from './group-state.js';
-import { type GroupMembership, loadMembership } from './membership.js';
+import { fromBase64Url } from './binary.js';
+import { type GroupMembership, adoptCertificate, loadMembership } from './membership.js';
 import { type RevocationService, createRevocationService } from './revocation-service.js';
 
 /** Members tell the server they are alive (the admin's "last seen") and where they are, this often. */
@@ -90,6 +91,54 @@ function groupNode(stateDir: string, membership: GroupMembership): GroupNode {
     },
     attach(node, c) {
       const log = c.log;
+      let reporting = false;
+      let again = false;
+      let stopped = false;
+      // The certificate in force: the server hands out a new one with each report when an admin
+      // changed this member's roles (turning the gateway role off revokes the old one) or the old
+      // one nears its end; it is saved and presented from the next handshake on.
+      const adopt = (text: string | null): void => {
+        if (text === null || stopped) return;
+        const bytes = fromBase64Url(text, 2048);
+        if (bytes === null) return;
+        try {
+          const { certificate, changed } = adoptCertificate(stateDir, membership.groupId, membership, bytes, c.clock.now());
+          if (!changed) return;
+          const previous = membership.certificate.serial;
+          membership.certificate = certificate;
+          membership.admission.setOwnCertificate(certificate.bytes);
+          revocation.setSelf({ serial: certificate.serial, publicKey: certificate.publicKey });
+          log.info('the group server issued a new certificate for this computer', {
+            serial: certificate.serial,
+            previous,
+            roles: certificate.roles.join(','),
+            validUntil: new Date(certificate.notAfter).toISOString(),
+          });
+        } catch (error) {
+          log.warn('kept the certificate held: the one the group server sent is not usable', { reason: error instanceof Error ? error.message : String(error) });
+        }
+      };
+      const report = (): void => {
+        if (stopped) return;
+        if (reporting) {
+          again = true;
+          return;
+        }
+        reporting = true;
+        new GroupApiClient(invitation)
+          .checkIn(membership.identity, node.selfRecord().endpoints.slice(0, 8))
+          .then((answer) => adopt(answer.certificate))
+          .catch((error: unknown) => {
+            log.debug('could not report to the group server', { reason: error instanceof Error ? error.message : String(error) });
+          })
+          .finally(() => {
+            reporting = false;
+            if (again) {
+              again = false;
+              report();
+            }
+          });
+      };
       const revocation = createRevocationService({
         anchor: membership.anchor,
         revocations: membership.revocations,
@@ -97,19 +146,17 @@ function groupNode(stateDir: string, membership: GroupMembership): GroupNode {
         crlSource: serverCrlSource(invitation),
         onRecord: (record) => saveQuietly(log, () => state.addRevocationRecord(record.bytes)),
         onCrl: (crl) => saveQuietly(log, () => state.saveCrl(crl.bytes)),
+        // Revoked because an admin changed this member's roles: the server has the certificate in force.
+        onSelfRevoked: report,
       })({ node, clock: c.clock, random: c.random, log: log.child('revocation') });
       revocation.start();
-      const report = (): void => {
-        new GroupApiClient(invitation).report(membership.identity, node.selfRecord().endpoints.slice(0, 8)).catch((error: unknown) => {
-          log.debug('could not report to the group server', { reason: error instanceof Error ? error.message : String(error) });
-        });
-      };
       const firstReport: TimerHandle = c.clock.setTimeout(report, FIRST_REPORT_MS);
       const reportTimer: TimerHandle = c.clock.setInterval(report, REPORT_INTERVAL_MS);
       log.info('running on the private ring of the group', { group: membership.groupId, name: membership.groupName, serial: membership.certificate.serial });
       return {
         revocation,
         stop() {
+          stopped = true;
           firstReport.cancel();
           reportTimer.cancel();
           revocation.stop();

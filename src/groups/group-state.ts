@@ -111,6 +111,12 @@ export class GroupStateDir {
     rmSync(this.path('join.json'), { force: true });
   }
 
+  /** The membership ended (removed or banned): the next join files a new request. */
+  forgetMembership(): void {
+    rmSync(this.path('certificate'), { force: true });
+    rmSync(this.path('join.json'), { force: true });
+  }
+
   saveCertificate(bytes: Uint8Array): void {
     writePrivateFile(this.path('certificate'), bytes);
   }

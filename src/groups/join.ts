@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cryptoReady } from '../overlay/crypto.js';
 import { parseJoinCode } from './api-protocol.js';
 import { bytesEqual, fromBase64Url } from './binary.js';
-import { type Certificate, type TrustAnchor, checkCertificateBytes } from './certificate.js';
+import { type Certificate, type TrustAnchor, checkCertificateBytes, decodeCertificate } from './certificate.js';
 import { GroupError } from './errors.js';
 import { GroupApiClient } from './group-api-client.js';
 import { GroupStateDir, loadOrCreateNodeIdentity } from './group-state.js';
 import { type Invitation, formatInvitationLink, parseInvitation } from './invitation.js';
 import { memberNameProblem } from './member-name.js';
-import { refreshCrl } from './membership.js';
+import { loadRevocations, refreshCertificate, refreshCrl } from './membership.js';
 
 export type JoinProgress =
   | { kind: 'contacting-server'; serverUrl: string }
@@ -18,7 +18,9 @@ export type JoinProgress =
   | { kind: 'waiting-for-approval' }
   | { kind: 'approved' }
   | { kind: 'certificate-saved'; serial: number }
-  | { kind: 'revocations-updated'; sequence: number };
+  | { kind: 'revocations-updated'; sequence: number }
+  /** The certificate held was revoked (an admin removed this computer): a new request follows. */
+  | { kind: 'membership-ended' };
 
 export interface JoinOptions {
   /** A ringvpn://join?... link, the contents of an invitation file, or a parsed invitation. */
@@ -77,14 +79,28 @@ export async function joinGroup(o: JoinOptions): Promise<JoinResult> {
   state.saveGroup({ groupId: invitation.groupId, name: info.name, caPublicKey: info.caPublicKey });
   const identity = loadOrCreateNodeIdentity(o.stateDir);
 
-  // Already a member (joining twice, or a retry after the certificate was saved): nothing to ask.
+  // Already a member (joining twice, or a retry after the certificate was saved): nothing to ask,
+  // but the certificate held may have been replaced (an admin changed the roles, or it was
+  // renewed) or revoked (removed: then this asks to join again).
   const existing = state.certificateBytes();
   if (existing !== null && o.joinCode === undefined) {
-    const held = checkCertificateBytes(existing, anchor, Date.now());
+    const held = decodeCertificate(existing);
     if (held.ok && bytesEqual(held.value.publicKey, identity.publicKey)) {
       const crl = await refreshCrl(o.stateDir, invitation.groupId, requestOptions);
       progress({ kind: 'revocations-updated', sequence: crl.sequence });
-      return { groupId: invitation.groupId, groupName: info.name, certificate: held.value };
+      let current: Certificate | null = null;
+      try {
+        current = await refreshCertificate(o.stateDir, invitation.groupId, requestOptions);
+      } catch (e) {
+        if (!(e instanceof GroupError) || (e.code !== 'removed' && e.code !== 'bad-answer' && e.code !== 'not-joined')) throw e;
+      }
+      const inForce = current === null ? null : checkCertificateBytes(current.bytes, anchor, Date.now(), loadRevocations(state, anchor));
+      if (inForce !== null && inForce.ok) {
+        if (current !== null && current.serial !== held.value.serial) progress({ kind: 'certificate-saved', serial: current.serial });
+        return { groupId: invitation.groupId, groupName: info.name, certificate: inForce.value };
+      }
+      state.forgetMembership();
+      progress({ kind: 'membership-ended' });
     }
   }
 

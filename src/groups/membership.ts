@@ -1,8 +1,7 @@
-import type { AdmissionCheck } from '../overlay/admission.js';
 import type { Identity } from '../overlay/identity.js';
 import { bytesEqual, fromBase64Url } from './binary.js';
-import { type Certificate, type TrustAnchor, checkCertificateBytes } from './certificate.js';
-import { createGroupAdmission } from './admission.js';
+import { type Certificate, type TrustAnchor, checkCertificateBytes, decodeCertificate } from './certificate.js';
+import { type GroupAdmission, createGroupAdmission } from './admission.js';
 import { GroupError } from './errors.js';
 import { GroupApiClient } from './group-api-client.js';
 import { GroupStateDir, loadOrCreateNodeIdentity } from './group-state.js';
@@ -18,7 +17,7 @@ export interface GroupMembership {
   certificate: Certificate;
   revocations: RevocationSet;
   /** The admission check for the private ring: presents our certificate, checks the peer's. */
-  admission: AdmissionCheck;
+  admission: GroupAdmission;
 }
 
 /** Loads a joined group from the state directory and checks our own certificate at `now`. */
@@ -28,20 +27,12 @@ export function loadMembership(stateDir: string, groupId: string, now: number = 
   if (bytes === null) throw new GroupError('not-joined', 'this computer has not joined that group yet');
   const anchor = state.anchor();
   const identity = loadOrCreateNodeIdentity(stateDir);
-  const revocations = new RevocationSet(anchor);
-  const crlBytes = state.crlBytes();
-  if (crlBytes !== null) {
-    const crl = decodeCrl(crlBytes);
-    if (crl.ok) revocations.applyCrl(crl.value);
-  }
-  for (const recordBytes of state.revocationRecords()) {
-    const record = decodeRevocationRecord(recordBytes);
-    if (record.ok) revocations.applyRecord(record.value);
-  }
+  const revocations = loadRevocations(state, anchor);
   const checked = checkCertificateBytes(bytes, anchor, now, revocations);
   if (!checked.ok) {
-    const why = checked.error.code === 'revoked' ? 'an admin removed this computer from the group' : checked.error.message;
-    throw new GroupError(`certificate-${checked.error.code}`, `this computer's membership is not valid: ${why}`);
+    const why = checked.error.code === 'revoked' ? 'an admin removed this computer from the group, or changed its role' : checked.error.message;
+    const next = checked.error.code === 'revoked' || checked.error.code === 'expired' ? ' (run "ringvpn join" with the invitation again: it fetches a current certificate, or asks to join again)' : '';
+    throw new GroupError(`certificate-${checked.error.code}`, `this computer's membership is not valid: ${why}${next}`);
   }
   if (!bytesEqual(checked.value.publicKey, identity.publicKey)) {
     throw new GroupError('state-corrupt', "the saved certificate is for another key than this computer's");
@@ -89,22 +80,60 @@ export async function refreshCrl(
 }
 
 /**
+ * Takes a certificate the group server sent as this node's own when it verifies (this group, in
+ * validity, not revoked, this node's key) and is newer than the one held: saves it, and a live
+ * membership presents it from the next handshake on. Returns the certificate in force afterwards,
+ * and whether it changed.
+ */
+export function adoptCertificate(
+  stateDir: string,
+  groupId: string,
+  held: { certificate: Certificate; identity: Identity; anchor: TrustAnchor; revocations: RevocationSet },
+  bytes: Uint8Array,
+  now: number = Date.now(),
+): { certificate: Certificate; changed: boolean } {
+  const checked = checkCertificateBytes(bytes, held.anchor, now, held.revocations);
+  if (!checked.ok) throw new GroupError('bad-answer', `the group server sent a certificate that does not verify: ${checked.error.message}`);
+  if (!bytesEqual(checked.value.publicKey, held.identity.publicKey)) throw new GroupError('bad-answer', 'the group server sent a certificate for another key');
+  if (checked.value.serial <= held.certificate.serial) return { certificate: held.certificate, changed: false };
+  new GroupStateDir(stateDir, groupId).saveCertificate(checked.value.bytes);
+  return { certificate: checked.value, changed: true };
+}
+
+/**
  * Fetches this node's current certificate (it changes when an admin turns the gateway role on or
- * off) and saves it when it is valid, ours and newer. Returns the certificate in force.
+ * off: turning it off revokes the one held) and saves it when it is valid, ours and newer. Works
+ * also when the held certificate is revoked or expired. Returns the certificate in force; throws
+ * GroupError 'removed' when the server no longer counts this computer as a member.
  */
 export async function refreshCertificate(stateDir: string, groupId: string, options: RequestOptions & { now?: number } = {}): Promise<Certificate> {
   const state = new GroupStateDir(stateDir, groupId);
   const join = state.joinRequest();
-  if (join === null) throw new GroupError('not-joined', 'this computer has not joined that group yet');
+  const bytes = state.certificateBytes();
+  if (join === null || bytes === null) throw new GroupError('not-joined', 'this computer has not joined that group yet');
+  const anchor = state.anchor();
+  const decoded = decodeCertificate(bytes);
+  if (!decoded.ok) throw new GroupError('state-corrupt', `the saved certificate of group ${groupId} is damaged`);
   const status = await new GroupApiClient(state.invitation(), { timeoutMs: options.timeoutMs, signal: options.signal }).requestStatus(join.requestId);
   if (status.state === 'denied') throw new GroupError('removed', 'this computer is no longer a member of the group');
-  const current = loadMembership(stateDir, groupId, options.now);
-  if (status.certificate === undefined) return current.certificate;
-  const bytes = fromBase64Url(status.certificate, 2048);
-  if (bytes === null) throw new GroupError('bad-answer', 'the group server sent a damaged certificate');
-  const checked = checkCertificateBytes(bytes, current.anchor, options.now ?? Date.now(), current.revocations);
-  if (!checked.ok) throw new GroupError('bad-answer', `the group server sent a certificate that does not verify: ${checked.error.message}`);
-  if (!bytesEqual(checked.value.publicKey, current.identity.publicKey)) throw new GroupError('bad-answer', 'the group server sent a certificate for another key');
-  if (checked.value.serial > current.certificate.serial) state.saveCertificate(bytes);
-  return checked.value.serial > current.certificate.serial ? checked.value : current.certificate;
+  if (status.certificate === undefined) return decoded.value;
+  const fresh = fromBase64Url(status.certificate, 2048);
+  if (fresh === null) throw new GroupError('bad-answer', 'the group server sent a damaged certificate');
+  const held = { certificate: decoded.value, identity: loadOrCreateNodeIdentity(stateDir), anchor, revocations: loadRevocations(state, anchor) };
+  return adoptCertificate(stateDir, groupId, held, fresh, options.now).certificate;
+}
+
+/** The revocations saved in a group's state directory: the newest CRL and the records learned since. */
+export function loadRevocations(state: GroupStateDir, anchor: TrustAnchor): RevocationSet {
+  const revocations = new RevocationSet(anchor);
+  const crlBytes = state.crlBytes();
+  if (crlBytes !== null) {
+    const crl = decodeCrl(crlBytes);
+    if (crl.ok) revocations.applyCrl(crl.value);
+  }
+  for (const recordBytes of state.revocationRecords()) {
+    const record = decodeRevocationRecord(recordBytes);
+    if (record.ok) revocations.applyRecord(record.value);
+  }
+  return revocations;
 }

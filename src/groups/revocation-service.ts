@@ -122,6 +122,7 @@ export class RevocationService {
   private verifyTokens: number;
   private tokensAt: number;
   private selfRevokedTold = false;
+  private self: { serial: number; publicKey: Uint8Array } | undefined;
   private readonly node: OverlayNode;
 
   constructor(
@@ -129,6 +130,7 @@ export class RevocationService {
     private readonly c: RevocationServiceComponents,
   ) {
     this.node = c.node;
+    this.self = init.self;
     this.verifyTokens = this.verifyPerSecond;
     this.tokensAt = c.clock.now();
   }
@@ -163,6 +165,13 @@ export class RevocationService {
       this.sleepTimer = null;
     }
     this.checked.clear();
+  }
+
+  /** This node presents another certificate from now on (the group server issued a new one). */
+  setSelf(self: { serial: number; publicKey: Uint8Array }): void {
+    this.self = self;
+    this.selfRevokedTold = false;
+    this.checkSelf();
   }
 
   /** A revocation this node publishes first (an admin's tool, or a test): spread at once. */
@@ -328,10 +337,10 @@ export class RevocationService {
   }
 
   private checkSelf(): void {
-    const self = this.init.self;
+    const self = this.self;
     if (self === undefined || this.selfRevokedTold || !this.init.revocations.isRevoked(self.serial, self.publicKey)) return;
     this.selfRevokedTold = true;
-    this.c.log.error('an admin removed this computer from the group: other members will refuse it');
+    this.c.log.error("this computer's certificate was revoked: other members will refuse it until the group server issues a new one (after a change of role), or for good (removed)");
     this.init.onSelfRevoked?.();
   }
 
