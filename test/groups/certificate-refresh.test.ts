@@ -52,7 +52,7 @@ function savedCertificate(stateDir: string, groupId: string): Certificate {
 
 /** The certificate `host` holds on its link with `peer` (what the peer presented in the handshake), or undefined without a link. */
 function presentedBy(host: NodeHost, peer: NodeHost): Certificate | undefined {
-  const link = host.node.links.links().find((l) => l.peer === peer.node.address);
+  const link = [...host.node.links.links()].find((l) => l.peer === peer.node.address);
   if (link === undefined) return undefined;
   const decoded = decodeCertificate(link.credential);
   return decoded.ok ? decoded.value : undefined;

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
@@ -13,17 +13,35 @@ export function openDatabase(path: string, now: () => number = Date.now): Db {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db, now);
+  try {
+    migrate(db, now);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   return db;
 }
 
-export function migrate(db: Db, now: () => number = Date.now): number[] {
+/**
+ * Applies the migrations a database lacks, each in its own transaction (a failing one leaves the
+ * database as it was and is not recorded), and returns their versions. A database written by a
+ * newer server (a version this one does not know) is refused rather than used with a schema this
+ * code does not understand.
+ */
+export function migrate(db: Db, now: () => number = Date.now, migrations: readonly Migration[] = MIGRATIONS): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...applied].filter((v) => !known.has(v)).sort((a, b) => a - b);
+  if (unknown.length > 0) {
+    throw new Error(
+      `the database was written by a newer version of the group server (schema version ${unknown.join(', ')}, this one knows up to ${Math.max(0, ...known)}); run that version, or restore a backup`,
+    );
+  }
   const newlyApplied: number[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);

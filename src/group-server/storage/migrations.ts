@@ -2,7 +2,12 @@
  * Schema migrations, applied in order inside one transaction each. Never edit a migration that has
  * shipped: add a new one. `schema_migrations` records which ones a database already has.
  */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
