@@ -21,9 +21,6 @@ const overSession = (r: PingResult): boolean => r.answered && r.hops === 1;
  * Known gaps of the overlay (src/overlay), kept running as todo tests so that their figures stay
  * visible and they turn green by themselves once fixed (see the issue 4 report).
  */
-const TODO_DIRECT_HEAL =
-  'overlay: a direct session between two NATed peers is not re-punched when one side\'s public endpoint changes ' +
-  '(its packets from the new mapping reach the other NAT unsolicited and spoil it; direct links have no relay fall-back)';
 const TODO_SPOILED = 'overlay: after a spoiled first attempt the relayed pair upgrades to direct at ~60 s in some runs and not within 120 s in others';
 
 async function withRing<T>(ring: Promise<NatRing>, body: (r: NatRing) => Promise<T>): Promise<T> {
@@ -64,7 +61,7 @@ describe('NAT traversal and relays in the lab', { skip: unavailable ?? false, co
         assert.equal(seen.peers.find((p) => p.address === p2.b.address)?.path, 'direct');
       });
 
-      await t.test('the NAT in front of one side restarts with a new public address: healed within 30 s', { todo: TODO_DIRECT_HEAL }, async () => {
+      await t.test('the NAT in front of one side restarts with a new public address: healed within 30 s', async () => {
         const before = await peerOf(lab, p1.a, p1.b);
         await lab.restartNat(p1.natB, { newAddress: true });
         const healed = await pingUntil(p1.a, p1.b, overSession, 30_000);
@@ -73,7 +70,7 @@ describe('NAT traversal and relays in the lab', { skip: unavailable ?? false, co
         assert.ok(healed.afterMs !== null, `not healed within 30 s: ${JSON.stringify(healed.last)}; a0 sees b0 at ${after?.endpoint}`);
       });
 
-      await t.test('a host gets a new address on its network: its peers reach it again within 10 s', { todo: TODO_DIRECT_HEAL }, async () => {
+      await t.test('a host gets a new address on its network: its peers reach it again within 10 s', async () => {
         const pub = publics[0] as LabNode;
         await lab.moveHost(p2.a.host, 77);
         const [toPeer, toPublic] = await Promise.all([pingUntil(p2.a, p2.b, overSession, 20_000), pingUntil(p2.a, pub, overSession, 20_000)]);

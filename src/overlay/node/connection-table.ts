@@ -27,7 +27,7 @@ export interface Connection {
   /** When this node's own shortcut should be replaced by a fresh draw (shortcut refresh). */
   shortcutExpiresAt: number;
   /** Which failure detector the link runs (overlay-node.ts: default, or the churn profiles). */
-  liveness: 'default' | 'near' | 'churn' | 'relayed';
+  liveness: 'default' | 'near' | 'churn' | 'relayed' | 'punched';
 }
 
 /**

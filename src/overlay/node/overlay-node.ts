@@ -19,7 +19,7 @@ import { Connector } from './connector.js';
 import { EndpointBook } from './endpoint-book.js';
 import { NodeTransport, relayOf } from './node-transport.js';
 import { RelayService, type RelayServiceInit, defaultRelayServiceInit } from './relay-service.js';
-import { RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy } from './relay-paths.js';
+import { PUNCHED_LIVENESS, RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy } from './relay-paths.js';
 import { RingMaintenance, type RingMaintenanceInit, defaultRingMaintenanceInit } from './ring-maintenance.js';
 import { Shortcuts, type ShortcutInit, defaultShortcutInit } from './shortcuts.js';
 
@@ -88,6 +88,8 @@ const CHURN_MEMORY_MS = 30 * 60_000;
 /** Silence beyond a link's keepalive interval after which routing avoids it under churn (a keepalive round trip is at most ~1 s). */
 const SUSPECT_GRACE_MS = 1_500;
 
+const LIVENESS = { default: null, near: FAST_NEAR_LIVENESS, churn: CHURN_LIVENESS, relayed: RELAYED_LIVENESS, punched: PUNCHED_LIVENESS } as const;
+
 /** Expiry of the bookkeeping maps below and of the churn memory. */
 const HOUSEKEEPING_MS = 30_000;
 
@@ -128,6 +130,8 @@ export class OverlayNode {
   private readonly leafWaiting = new Map<Address, TimerHandle>();
   /** What each linked peer told us of itself (endpoints, NAT kind): passed on in neighbour lists. */
   private readonly peerSelf = new Map<Address, PeerRecord>();
+  /** Our NAT's public endpoint as last announced (a change means the NAT's mapping changed). */
+  private lastPublicEndpoint: string | null = null;
   private lastFailureAt = -Infinity;
   /** Last time a neighbour said it sees churn (not passed on, so churn news cannot echo forever). */
   private heardChurnAt = -Infinity;
@@ -268,7 +272,15 @@ export class OverlayNode {
    */
   networkChanged(): void {
     this.endpoints.clear();
-    for (const link of this.links.links()) this.links.probePath(link.peer, link.endpoint);
+    this.lastPublicEndpoint = null;
+    for (const link of this.links.links()) {
+      // A peer behind a NAT drops datagrams from our new address, and they would spoil its NAT
+      // for a later punch: a relay carries that session until it is punched again.
+      if (relayOf(link.endpoint) === null && this.peerNatted(link.peer)) {
+        this.relayPaths.fallBack(link.peer, 'this node moved to another network: relayed until a direct path is punched again');
+      } else this.links.probePath(link.peer, link.endpoint);
+    }
+    this.ensurePathTick();
   }
 
   /**
@@ -433,7 +445,9 @@ export class OverlayNode {
       case 'endpoint-report': {
         const link = this.links.get(from);
         if (link === undefined || m.sender.address !== from) return;
+        const natBefore = this.peerSelf.get(from)?.nat;
         this.peerSelf.set(from, { ...m.sender, endpoints: [...m.sender.endpoints] });
+        if (m.sender.nat !== natBefore) this.applyLiveness();
         if (relayOf(link.endpoint) !== null) return;
         if (this.endpoints.report(from, m.observed, this.ctx.clock.now())) this.announceRecord();
         if (this.leafWaiting.has(from)) this.releaseLeaf(from);
@@ -454,19 +468,32 @@ export class OverlayNode {
     }
   }
 
-  /** Our record changed (a NAT seen, a new public endpoint): tell every peer, with where we see it. */
+  /**
+   * Our record changed (a NAT seen, a new public endpoint): tell every peer, with where we see it.
+   * When our NAT's public mapping changed (a NAT restart), peers behind NATs drop our datagrams
+   * from the new mapping, and each one we send would spoil their NAT for a later punch: those
+   * sessions go over a relay at once, and are punched again later (RelayPaths.fallBack).
+   */
   private announceRecord(): void {
     const sender = this.selfRecord();
     const selfNatted = (sender.nat ?? NatKind.NONE) !== NatKind.NONE;
+    const publicEndpoint = selfNatted ? (sender.endpoints[0] ?? null) : null;
+    const mappingChanged = publicEndpoint !== null && this.lastPublicEndpoint !== null && publicEndpoint !== this.lastPublicEndpoint;
+    if (publicEndpoint !== null) this.lastPublicEndpoint = publicEndpoint;
     for (const link of this.links.links()) {
-      const observed = relayOf(link.endpoint) === null ? link.endpoint : null;
-      if (observed !== null) this.sendDirect(link.peer, { kind: 'endpoint-report', observed, sender });
-      // A peer behind a NAT drops our datagrams from a new public endpoint until it has sent
-      // toward it: ask it to open (it answers, then we probe it directly).
-      const peerNatted = (this.peerSelf.get(link.peer)?.nat ?? NatKind.NONE) !== NatKind.NONE;
-      if (selfNatted && peerNatted) this.relayPaths.repunch(link.peer);
+      if (relayOf(link.endpoint) !== null) continue;
+      if (mappingChanged && this.peerNatted(link.peer)) {
+        this.relayPaths.fallBack(link.peer, 'the public address of this node\'s NAT changed: relayed until a direct path is punched again');
+      } else {
+        this.sendDirect(link.peer, { kind: 'endpoint-report', observed: link.endpoint, sender });
+      }
     }
+    this.applyLiveness();
     this.ensurePathTick();
+  }
+
+  private peerNatted(peer: Address): boolean {
+    return (this.peerSelf.get(peer)?.nat ?? NatKind.NONE) !== NatKind.NONE;
   }
 
   /**
@@ -534,13 +561,18 @@ export class OverlayNode {
       this.deliver(m);
       return;
     }
-    if (m.mode === RouteMode.EXACT && this.table.has(m.destination)) {
+    // A peer whose direct path broke is reached around it (through nodes linked with it) until a relay carries the link.
+    const avoid = this.table.has(m.destination) && this.relayPaths.avoidsDirect(m.destination) ? m.destination : null;
+    if (m.mode === RouteMode.EXACT && this.table.has(m.destination) && avoid === null) {
       this.sendRouted(m.destination, m);
       return;
     }
     const structured = this.routeCandidates();
-    const candidates = structured.length > 0 ? structured : [...this.table.all()].map((c) => c.address);
-    const decision = decideRoute(this.address, candidates, m.destination, m.mode, m.excludeSource ? m.source : null, cameFrom);
+    let candidates = structured.length > 0 ? structured : [...this.table.all()].map((c) => c.address);
+    if (avoid !== null) candidates = candidates.filter((c) => c !== avoid);
+    // Around an avoided peer, the nearest other connection takes the message even when it is farther than this node.
+    const excluded = avoid !== null ? this.address : m.excludeSource ? m.source : null;
+    const decision = decideRoute(this.address, candidates, m.destination, m.mode, excluded, cameFrom);
     if (decision.action === 'deliver') {
       if (m.forwardTo !== null && this.table.has(m.forwardTo)) this.sendRouted(m.forwardTo, m);
       else this.deliver(m);
@@ -567,11 +599,7 @@ export class OverlayNode {
       const a = structured[i] as Address;
       const c = this.table.get(a);
       const link = this.links.get(a);
-      const idle =
-        c?.liveness === 'near' ? FAST_NEAR_LIVENESS.keepaliveIdleMs
-        : c?.liveness === 'churn' ? CHURN_LIVENESS.keepaliveIdleMs
-        : c?.liveness === 'relayed' ? RELAYED_LIVENESS.keepaliveIdleMs
-        : this.defaultKeepaliveMs;
+      const idle = (c === undefined ? null : LIVENESS[c.liveness])?.keepaliveIdleMs ?? this.defaultKeepaliveMs;
       const suspect = link === undefined || now - link.lastReceivedAt > idle + SUSPECT_GRACE_MS;
       if (suspect && healthy === null) healthy = structured.slice(0, i) as Address[];
       else if (!suspect && healthy !== null) healthy.push(a);
@@ -646,19 +674,28 @@ export class OverlayNode {
     this.dht.onNeighboursChanged();
   }
 
-  /** Links get the churn failure detectors while this node sees churn (see FAST_NEAR_LIVENESS). */
+  /**
+   * Links get the churn failure detectors while this node sees churn (see FAST_NEAR_LIVENESS),
+   * relayed ones the relay's, and punched paths between two NATs theirs (see PUNCHED_LIVENESS).
+   */
   private applyLiveness(): void {
     const now = this.ctx.clock.now();
     const churn = now - this.lastFailureAt < CHURN_MEMORY_MS || now - this.heardChurnAt < CHURN_MEMORY_MS;
+    const selfNatted = this.endpoints.nat() !== NatKind.NONE;
+    let punched = false;
     for (const c of this.table.all()) {
-      const profile = this.relayPaths.hasPlan(c.address) ? 'relayed' : !churn ? 'default' : (c.flags & ConnectionFlag.NEAR) !== 0 ? 'near' : 'churn';
+      const profile =
+        this.relayPaths.hasPlan(c.address) ? 'relayed'
+        : (c.flags & ConnectionFlag.NEAR) !== 0 && churn ? 'near'
+        : this.relayPaths.watches(c.address, selfNatted) ? 'punched'
+        : churn ? 'churn'
+        : 'default';
+      punched ||= profile === 'punched';
       if (profile === c.liveness) continue;
       c.liveness = profile;
-      this.links.setLiveness(
-        c.address,
-        profile === 'near' ? FAST_NEAR_LIVENESS : profile === 'churn' ? CHURN_LIVENESS : profile === 'relayed' ? RELAYED_LIVENESS : null,
-      );
+      this.links.setLiveness(c.address, LIVENESS[profile]);
     }
+    if (punched) this.ensurePathTick();
   }
 
   private expireMaps(): void {

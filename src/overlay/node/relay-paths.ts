@@ -12,6 +12,21 @@ export type RelayStrategy = 'balanced' | 'lowest-latency' | 'most-stable' | 'ran
 /** A relayed link silent this long moves to the next relay (keepalives run every RELAYED_KEEPALIVE_MS). */
 export const RELAY_SILENCE_MS = 2_500;
 export const RELAYED_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 20_000 } as const;
+/**
+ * A direct link between two peers that are both behind NATs (a punched path) breaks silently when
+ * either NAT's mapping changes (a NAT restart, a new network). Such links are pinged after 10 s of
+ * silence (also what holds the mappings open) and count as broken after PUNCHED_BROKEN_AFTER_MS:
+ * a keepalive and two re-pings went unanswered. The deadline stays long: a broken punched path
+ * moves to a relay, it does not end the session.
+ */
+export const PUNCHED_LIVENESS = { keepaliveIdleMs: 10_000, deadAfterMs: 60_000 } as const;
+const PUNCHED_BROKEN_AFTER_MS = PUNCHED_LIVENESS.keepaliveIdleMs + 5_000;
+/**
+ * After a punched path broke, no direct packet goes to the peer for this long before punching
+ * again: our last packets from the new mapping reached the peer's NAT unsolicited, and a Linux NAT
+ * keeps such an "unreplied" entry (which spoils a punch) for 30 s after the last of them.
+ */
+const QUIET_BEFORE_REPUNCH_MS = 35_000;
 /** Relays kept in reserve behind the one in use. */
 const RESERVES = 2;
 /** A relay candidate younger than this scores worse (it may be churning). */
@@ -67,8 +82,10 @@ export class RelayPaths {
   private readonly wantRelayLink = new Map<Address, number>();
   /** Tokens of relay-candidate and upgrade requests: their own range, apart from the ring's and the connector's. */
   private nextToken = 0x4000_0000;
+  /** Peers whose direct path broke (or is known to be stale): moved to a relay as soon as one is known. */
+  private readonly fallingBack = new Map<Address, number>();
   private readonly timers = new Set<TimerHandle>();
-  readonly stats = { pathRequests: 0, relayedLinks: 0, failovers: 0, upgrades: 0 };
+  readonly stats = { pathRequests: 0, relayedLinks: 0, failovers: 0, upgrades: 0, fallbacks: 0 };
 
   constructor(
     private readonly ctx: NodeContext,
@@ -86,7 +103,40 @@ export class RelayPaths {
 
   /** Whether anything here needs the once-a-second tick. */
   get busy(): boolean {
-    return this.plans.size > 0 || this.waiting.size > 0 || this.linkTokens.size > 0 || this.wantRelayLink.size > 0;
+    return (
+      this.plans.size > 0 || this.waiting.size > 0 || this.linkTokens.size > 0 || this.wantRelayLink.size > 0 || this.fallingBack.size > 0 || this.watchesAny()
+    );
+  }
+
+  /**
+   * Whether the link with `peer` is a punched path this module watches: direct, no relay plan, and
+   * both sides behind NATs (`selfNatted` is passed in: callers ask for many peers at once).
+   */
+  watches(peer: Address, selfNatted: boolean): boolean {
+    if (!selfNatted || this.plans.has(peer)) return false;
+    const link = this.ctx.links.get(peer);
+    return link !== undefined && relayOf(link.endpoint) === null && isNatted(this.ctx.peerRecord(peer));
+  }
+
+  /**
+   * The direct path to a linked peer is broken, or about to be (this host moved, or its NAT
+   * mapping changed, so the peer's NAT will drop our packets): carry the session over a relay
+   * now, without another direct packet, and punch again once the NATs have forgotten the broken
+   * path (QUIET_BEFORE_REPUNCH_MS).
+   */
+  fallBack(peer: Address, reason: string): void {
+    const link = this.ctx.links.get(peer);
+    if (link === undefined || relayOf(link.endpoint) !== null || this.fallingBack.has(peer)) return;
+    if (this.fallingBack.size >= MAX_PLANS) return;
+    this.fallingBack.set(peer, this.ctx.clock.now());
+    this.stats.fallbacks++;
+    const plan = this.plans.get(peer);
+    if (plan !== undefined) {
+      plan.reason = reason;
+      if (this.switchToRelay(plan, null)) return;
+    }
+    for (const w of this.waiting.values()) if (w.peer.address === peer) return;
+    this.sendPathRequest(this.ctx.peerRecord(peer), reason);
   }
 
   stop(): void {
@@ -96,6 +146,7 @@ export class RelayPaths {
     this.waiting.clear();
     this.linkTokens.clear();
     this.wantRelayLink.clear();
+    this.fallingBack.clear();
   }
 
   hasPlan(peer: Address): boolean {
@@ -111,11 +162,26 @@ export class RelayPaths {
 
   onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[]; via: Address | null }): void {
     if (body.requester.address !== source) return;
+    const link = this.ctx.links.get(source);
+    // Linked with us directly and still asking for a relay: that path broke on the requester's
+    // side, so it is broken here too (and the reply must go around it).
+    const broken = link !== undefined && relayOf(link.endpoint) === null;
+    if (broken && !this.fallingBack.has(source) && this.fallingBack.size < MAX_PLANS) {
+      this.fallingBack.set(source, this.ctx.clock.now());
+      this.stats.fallbacks++;
+    }
     const mine = this.neighbourInfos(source);
     this.ctx.sendReply(source, { type: 'path-reply', token: body.token, responder: this.ctx.selfRecord(), neighbours: mine }, body.via);
     const ranking = rankRelays(body.neighbours, mine, this.strategy, () => this.ctx.random.float());
-    this.adopt(body.requester, ranking, natReason(body.requester, this.ctx.selfRecord()));
+    const reason = broken ? 'the direct path stopped answering (a NAT on the way forgot or changed its mapping)' : natReason(body.requester, this.ctx.selfRecord());
+    const plan = this.adopt(body.requester, ranking, reason);
     if (ranking.length === 0) this.createOverlap(body.neighbours, source);
+    else if (broken) this.switchToRelay(plan, null);
+  }
+
+  /** Routed messages to `peer` avoid its direct link: the path broke and no relay carries the link yet. */
+  avoidsDirect(peer: Address): boolean {
+    return this.fallingBack.has(peer);
   }
 
   onPathReply(body: { token: number; responder: PeerRecord; neighbours: NeighbourInfo[] }): void {
@@ -137,6 +203,8 @@ export class RelayPaths {
     }
     if (this.ctx.links.get(body.responder.address) === undefined) {
       for (const relay of ranking.slice(0, 1 + RESERVES)) this.ctx.links.connect(relayPath(relay, body.responder.address), body.responder.address);
+    } else if (this.fallingBack.has(body.responder.address)) {
+      this.switchToRelay(plan, null);
     }
   }
 
@@ -170,6 +238,7 @@ export class RelayPaths {
   /** A link went down: a relayed peer's plan ends with its link, a relay's loss is handled by tick. */
   onLinkDown(peer: Address): void {
     this.plans.delete(peer);
+    this.fallingBack.delete(peer);
     this.releaseUnneededRelays();
   }
 
@@ -182,22 +251,17 @@ export class RelayPaths {
     for (const [token, w] of this.waiting) if (now - w.sentAt > PATH_REQUEST_TIMEOUT_MS) this.waiting.delete(token);
     for (const [token, t] of this.linkTokens) if (now - t.at > PATH_REQUEST_TIMEOUT_MS * 2) this.linkTokens.delete(token);
     for (const [a, at] of this.wantRelayLink) if (now - at > 30_000) this.wantRelayLink.delete(a);
+    for (const [a, at] of this.fallingBack) if (now - at > PATH_REQUEST_TIMEOUT_MS * 2) this.fallingBack.delete(a);
+    this.watchPunchedPaths(now);
     for (const plan of this.plans.values()) {
       const link = this.ctx.links.get(plan.peer.address);
       if (link === undefined) continue;
       const relay = relayOf(link.endpoint);
       const relayGone = relay !== null && !this.ctx.table.has(relay);
       const silent = now - link.lastReceivedAt > RELAY_SILENCE_MS;
-      if ((relayGone || silent) && now - plan.lastSwitchAt > RELAY_SILENCE_MS) {
-        const next = this.nextRelay(plan, relay);
-        if (next !== null) {
-          plan.lastSwitchAt = now;
-          if (relay === null) plan.upgraded = false;
-          this.stats.failovers++;
-          const endpoint = relayPath(next, plan.peer.address);
-          this.ctx.links.redirect(plan.peer.address, endpoint);
-          this.ctx.links.probePath(plan.peer.address, endpoint);
-        }
+      const broken = relay === null && this.fallingBack.has(plan.peer.address);
+      if (broken || ((relayGone || silent) && now - plan.lastSwitchAt > RELAY_SILENCE_MS)) {
+        if (this.switchToRelay(plan, relay)) this.stats.failovers++;
       } else if (relay !== null && now >= plan.nextUpgradeAt && !directHopeless(plan.peer, this.ctx.selfRecord())) {
         plan.nextUpgradeAt = now + UPGRADE_INTERVAL_MS * (1 + this.ctx.random.float() * 0.5);
         this.tryUpgrade(plan);
@@ -206,6 +270,42 @@ export class RelayPaths {
         this.stats.upgrades++;
       }
     }
+  }
+
+  /** Moves a plan's link to its best live relay other than `current`; false when none is left. */
+  private switchToRelay(plan: Plan, current: Address | null): boolean {
+    const next = this.nextRelay(plan, current);
+    if (next === null) return false;
+    const now = this.ctx.clock.now();
+    plan.lastSwitchAt = now;
+    if (current === null) {
+      plan.upgraded = false;
+      if (this.fallingBack.delete(plan.peer.address)) {
+        plan.nextUpgradeAt = Math.max(plan.nextUpgradeAt, now + QUIET_BEFORE_REPUNCH_MS * (1 + this.ctx.random.float() * 0.25));
+      }
+    }
+    const endpoint = relayPath(next, plan.peer.address);
+    this.ctx.links.redirect(plan.peer.address, endpoint);
+    this.ctx.links.probePath(plan.peer.address, endpoint);
+    return true;
+  }
+
+  /** Punched paths whose keepalives went unanswered fall back to a relay (see PUNCHED_LIVENESS). */
+  private watchPunchedPaths(now: number): void {
+    if (!isNatted(this.ctx.selfRecord())) return;
+    for (const c of this.ctx.table.all()) {
+      if (!this.watches(c.address, true)) continue;
+      const link = this.ctx.links.get(c.address);
+      if (link !== undefined && now - link.lastReceivedAt > PUNCHED_BROKEN_AFTER_MS) {
+        this.fallBack(c.address, 'the direct path stopped answering (a NAT on the way forgot or changed its mapping)');
+      }
+    }
+  }
+
+  private watchesAny(): boolean {
+    if (!isNatted(this.ctx.selfRecord())) return false;
+    for (const c of this.ctx.table.all()) if (this.watches(c.address, true)) return true;
+    return false;
   }
 
   /** The relays this node keeps links to for its plans (flagged RELAY so they are not closed). */
@@ -340,6 +440,10 @@ export function rankRelays(requester: NeighbourInfo[], responder: NeighbourInfo[
   }
   common.sort((x, y) => x.score - y.score || (x.address < y.address ? -1 : 1));
   return common.map((c) => c.address);
+}
+
+function isNatted(r: PeerRecord): boolean {
+  return (r.nat ?? NatKind.NONE) !== NatKind.NONE;
 }
 
 function isSymmetric(r: PeerRecord): boolean {

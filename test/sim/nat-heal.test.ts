@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimOverlay, type SimNode } from '../../src/overlay/sim/sim-overlay.js';
+import type { NatPreset, SimNat } from '../../src/overlay/sim/sim-network.js';
+
+/**
+ * A direct session between two peers behind Linux NATs whose path breaks under them: one NAT
+ * restarts with a new public address, or one host moves to another network. Their datagrams from
+ * the new mapping reach the other NAT unsolicited and spoil it (DESIGN.md, "Linux NATs and the
+ * first probe"), so the session must fall back to a relay at once and punch again later, after the
+ * NATs' unreplied entries have timed out.
+ */
+const SECOND = 1000;
+
+async function publicCore(seed: string): Promise<SimOverlay> {
+  const sim = await SimOverlay.create({ seed });
+  for (let i = 0; i < 10; i++) {
+    sim.spawn();
+    sim.queue.runUntil(sim.now + 2 * SECOND);
+  }
+  sim.queue.runUntil(sim.now + 60 * SECOND);
+  return sim;
+}
+
+interface Pair {
+  sim: SimOverlay;
+  a: SimNode;
+  b: SimNode;
+  natA: SimNat;
+  natB: SimNat;
+}
+
+async function directPair(seed: string, preset: NatPreset): Promise<Pair> {
+  const sim = await publicCore(seed);
+  const natA = sim.network.createNat(preset);
+  const natB = sim.network.createNat(preset);
+  const a = sim.spawn({ behind: natA });
+  const b = sim.spawn({ behind: natB });
+  sim.queue.runUntil(sim.now + 90 * SECOND);
+  a.node.openSession(b.node.address);
+  sim.queue.runUntil(sim.now + 10 * SECOND);
+  assert.equal(a.node.pathOf(b.node.address)?.path, 'direct', a.node.pathOf(b.node.address)?.reason);
+  assert.equal(b.node.pathOf(a.node.address)?.path, 'direct');
+  return { sim, a, b, natA, natB };
+}
+
+/**
+ * Sends a datagram over the session each second, both ways, until one arrives each way; returns
+ * the time that took (null past the deadline). Datagrams only travel over the session itself
+ * (direct or relayed), never hop by hop over the ring.
+ */
+function untilSessionCarries(p: Pair, deadlineMs: number): number | null {
+  const { sim, a, b } = p;
+  let atA = 0;
+  let atB = 0;
+  a.node.onDatagram(() => atA++);
+  b.node.onDatagram(() => atB++);
+  const start = sim.now;
+  while (sim.now - start < deadlineMs) {
+    const seenA = atA;
+    const seenB = atB;
+    a.node.sendDatagram(b.node.address, new Uint8Array([1]));
+    b.node.sendDatagram(a.node.address, new Uint8Array([2]));
+    sim.queue.runUntil(sim.now + SECOND);
+    if (atA > seenA && atB > seenB) return sim.now - start;
+  }
+  return null;
+}
+
+function stopAll(sim: SimOverlay): void {
+  for (const s of sim.live()) sim.kill(s);
+}
+
+test('a NAT in front of one side of a direct session restarts with a new public address: the session carries again within 30 s, and turns direct again later', async () => {
+  const p = await directPair('heal-restart', 'linux');
+  p.natB.restart({ newPublicIp: true });
+  const healed = untilSessionCarries(p, 30 * SECOND);
+  assert.ok(healed !== null, `session still broken 30 s after the restart: ${p.a.node.pathOf(p.b.node.address)?.reason}`);
+  process.stderr.write(`  NAT restart: session carries again after ${healed} ms, ${p.a.node.pathOf(p.b.node.address)?.reason}\n`);
+  // The relay carries the session while the NATs forget the spoiled entries; then it is punched again.
+  p.sim.queue.runUntil(p.sim.now + 150 * SECOND);
+  assert.equal(p.a.node.pathOf(p.b.node.address)?.path, 'direct', p.a.node.pathOf(p.b.node.address)?.reason);
+  assert.equal(p.b.node.pathOf(p.a.node.address)?.path, 'direct', p.b.node.pathOf(p.a.node.address)?.reason);
+  assert.ok(untilSessionCarries(p, 3 * SECOND) !== null, 'the direct path carries');
+  stopAll(p.sim);
+});
+
+test('a host behind a NAT moves to another network: its direct peer behind a NAT reaches it again within 10 s', async () => {
+  const p = await directPair('heal-move', 'linux');
+  const office = p.sim.network.createNat('linux');
+  office.attach(p.a.host);
+  p.a.node.networkChanged();
+  const healed = untilSessionCarries(p, 10 * SECOND);
+  assert.ok(healed !== null, `session still broken 10 s after the move: ${p.a.node.pathOf(p.b.node.address)?.reason}`);
+  process.stderr.write(`  move: session carries again after ${healed} ms, ${p.a.node.pathOf(p.b.node.address)?.reason}\n`);
+  p.sim.queue.runUntil(p.sim.now + 150 * SECOND);
+  assert.equal(p.a.node.pathOf(p.b.node.address)?.path, 'direct', p.a.node.pathOf(p.b.node.address)?.reason);
+  assert.ok(untilSessionCarries(p, 3 * SECOND) !== null, 'the direct path carries');
+  stopAll(p.sim);
+});
