@@ -44,6 +44,12 @@ export interface GroupServerOptions {
   /** Anyone may create groups. Otherwise only the first group is open to all, later ones need an admin login. */
   openGroupCreation?: boolean;
   rateLimits?: Partial<RateLimits>;
+  /**
+   * Addresses (or CIDR ranges) of reverse proxies in front of the server: their X-Forwarded-For
+   * names the client, so rate limits count per client rather than per proxy. Without it the header
+   * is ignored, and a client cannot dodge the limits by sending one.
+   */
+  trustProxy?: string[];
   log?: Logger;
   now?: () => number;
 }
@@ -75,12 +81,15 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
   const caKeys = new CaKeys(dir);
   const mailer = options.smtpUrl !== null ? createSmtpMailer(options.smtpUrl, options.smtpFrom ?? 'RingVPN group server <ringvpn@localhost>') : null;
   const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+  // Behind a TLS proxy (--http with an https:// public URL) browsers still reach the pages over HTTPS: cookies stay Secure.
+  const secureCookies = !options.http || (options.publicUrl !== null && new URL(options.publicUrl).protocol === 'https:');
 
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     ...(tls !== null ? { https: { key: tls.key, cert: tls.cert } } : {}),
     routerOptions: { maxParamLength: 200 },
+    ...(options.trustProxy !== undefined && options.trustProxy.length > 0 ? { trustProxy: options.trustProxy } : {}),
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   }) as unknown as FastifyInstance;
@@ -108,7 +117,7 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
   });
   await app.register(fastifyCookie, { secret: loadOrCreateSecret(dir, 'cookie-secret') });
   await app.register(fastifyCsrf, {
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: !options.http },
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: secureCookies },
   });
   await app.register(fastifyFormbody, { bodyLimit: BODY_LIMIT_BYTES });
   await app.register(fastifyRateLimit, {
@@ -125,7 +134,7 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
       return publicUrl;
     },
     fingerprint: tls?.fingerprint ?? null,
-    secureCookies: !options.http,
+    secureCookies,
     openGroupCreation: options.openGroupCreation ?? false,
   });
   registerApiRoutes(app, membership, limits, crlWatch);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { GroupServerOptions } from './app.js';
 
@@ -11,6 +12,8 @@ export const USAGE = `Usage: ringvpn group-server --data DIR --port PORT [option
   --smtp-url URL      send join notifications to admins through this SMTP server, e.g. smtp://mail:25
   --smtp-from ADDR    sender of those e-mails
   --open-creation     let anyone create groups (by default only the first group; later ones need an admin)
+  --trust-proxy LIST  addresses or CIDR ranges of reverse proxies in front of this server, comma-separated:
+                      their X-Forwarded-For header names the client, so rate limits count per client
   --help              show this text
 `;
 
@@ -33,6 +36,7 @@ export function parseGroupServerArgs(argv: string[]): GroupServerOptions | 'help
         'smtp-url': { type: 'string' },
         'smtp-from': { type: 'string' },
         'open-creation': { type: 'boolean', default: false },
+        'trust-proxy': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -58,6 +62,15 @@ export function parseGroupServerArgs(argv: string[]): GroupServerOptions | 'help
   }
   const smtpUrl = values['smtp-url'] ?? null;
   if (smtpUrl !== null && !/^smtps?:\/\//.test(smtpUrl)) throw new UsageError('--smtp-url must start with smtp:// or smtps://');
+  const trustProxy = values['trust-proxy']?.split(',').map((a) => a.trim()).filter((a) => a !== '') ?? [];
+  for (const entry of trustProxy) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || rest.length > 0 || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > maxBits))) {
+      throw new UsageError(`--trust-proxy takes addresses or CIDR ranges such as 127.0.0.1 or 10.0.0.0/8, not "${entry}"`);
+    }
+  }
   return {
     dataDir: values.data,
     port: Number(values.port),
@@ -67,5 +80,6 @@ export function parseGroupServerArgs(argv: string[]): GroupServerOptions | 'help
     smtpUrl,
     ...(values['smtp-from'] !== undefined ? { smtpFrom: values['smtp-from'] } : {}),
     openGroupCreation: values['open-creation'] ?? false,
+    ...(trustProxy.length > 0 ? { trustProxy } : {}),
   };
 }
