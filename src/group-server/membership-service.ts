@@ -109,11 +109,12 @@ export class MembershipService {
     return this.deps.members.members(groupId);
   }
 
-  /** The request as a page shows it: name and state only. */
+  /** The request as a page shows it: name and state only ("removed" once the membership it gave ended). */
   requestSummary(groupId: string, requestId: string): { name: string; state: string } {
     const req = HEX32.test(requestId) ? this.deps.members.request(groupId, requestId) : undefined;
     if (req === undefined) throw notFound('there is no such join request');
-    return { name: req.name, state: req.state };
+    const member = req.member_id === null ? undefined : this.deps.members.member(groupId, req.member_id);
+    return { name: req.name, state: member !== undefined && member.status !== 'active' ? 'removed' : req.state };
   }
 
   requestStatus(groupId: string, requestId: string): RequestStatus {

@@ -97,6 +97,20 @@ export class AdminPages {
     await this.page.getByRole('status').filter({ hasText: 'Member banned' }).waitFor();
   }
 
+  /** Clicks one of a member's buttons (by its label) and waits for the page's notice. */
+  async memberAction(label: string, notice: string): Promise<void> {
+    await this.page.getByRole('button', { name: label }).click();
+    await this.page.getByRole('status').filter({ hasText: notice }).waitFor();
+  }
+
+  /** Sets "Sign certificates automatically" on the group page and saves. */
+  async setAutomaticSigning(on: boolean): Promise<void> {
+    await this.page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Invitation and settings' }).click();
+    await this.page.getByLabel('Sign certificates automatically').setChecked(on);
+    await this.page.getByRole('button', { name: 'Save' }).click();
+    await this.page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
+  }
+
   memberRow(name: string) {
     return this.page.getByRole('row').filter({ has: this.page.getByRole('cell', { name, exact: true }) });
   }

@@ -61,13 +61,35 @@ test('create a group, ask to join on the web, approve, see the member, ban them'
   await admin.openMembers();
   const member = admin.memberRow('Hanna <b>Berg</b>');
   await member.getByText('active').waitFor();
+  // Her app's certificate request counts as being seen: the list shows when, not "never".
+  const lastSeen = (await member.getByRole('cell').nth(5).textContent()) ?? '';
+  assert.match(lastSeen, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
   await screenshot(admin.page, '06-members');
+
+  // The gateway role, on and off with one click each.
+  await admin.memberAction('Make Hanna <b>Berg</b> a gateway', 'is now a gateway');
+  assert.equal(await admin.memberRow('Hanna <b>Berg</b>').getByRole('cell').nth(3).textContent(), 'gateway');
+  await admin.memberAction('Turn gateway off for Hanna <b>Berg</b>', 'no longer a gateway');
+  assert.equal(await admin.memberRow('Hanna <b>Berg</b>').getByRole('cell').nth(3).textContent(), 'member');
   await admin.ban('Hanna <b>Berg</b>');
   await member.getByText('banned').waitFor();
   await screenshot(admin.page, '07-member-banned');
 
   await visitor.page.goto(`${server.url}/join/${joined.groupId}/status/${/rvj1\.([0-9a-f]{32})\./.exec(joinCode)?.[1]}`);
-  await visitor.page.getByText('approved', { exact: true }).waitFor();
+  await visitor.page.getByText('removed', { exact: true }).waitFor();
+  await visitor.page.getByText('an admin has since removed the membership').waitFor();
+
+  // Automatic signing: once saved, a request from the web page is approved at once, without the queue.
+  await admin.setAutomaticSigning(true);
+  assert.ok(await admin.page.getByLabel('Sign certificates automatically').isChecked());
+  await visitor.open(webLink);
+  await visitor.fill('Ines', 'ines@example.org');
+  await visitor.page.getByRole('button', { name: 'Ask to join' }).click();
+  await visitor.page.getByRole('heading', { name: 'You are approved' }).waitFor();
+  await admin.openRequests();
+  await admin.page.getByText('No one is waiting.').waitFor();
+  await admin.setAutomaticSigning(false);
+  assert.ok(!(await admin.page.getByLabel('Sign certificates automatically').isChecked()));
 
   await admin.logOut();
   await admin.page.getByRole('link', { name: 'Admin login' }).click();

@@ -84,6 +84,7 @@ export function joinStatusBody(p: { groupName: string; name: string; state: stri
     pending: 'Waiting for an admin to approve it. Reload this page to check again.',
     approved: 'Approved. Use your join code in the RingVPN app to connect.',
     denied: 'The admins declined this request.',
+    removed: 'This request was approved, but an admin has since removed the membership.',
   };
   return html`<h1>Request to join ${p.groupName}</h1>
 <div class="card">
