@@ -204,6 +204,7 @@ export class MembershipService {
       certificate: Buffer.from(cert.bytes),
       created_at: t,
     });
+    this.deps.members.recordCertificate(group.id, serial, memberId, t);
     this.deps.members.linkMember(group.id, req.id, memberId);
     this.deps.log.info('certificate issued', { group: group.id.slice(0, 8), serial });
   }
@@ -229,7 +230,7 @@ export class MembershipService {
   ban(groupId: string, memberId: number): void {
     const m = this.requireMember(groupId, memberId);
     this.deps.db.transaction(() => {
-      this.revoke(groupId, { serial: m.serial });
+      this.revokeAllCertificates(groupId, m);
       if (!this.deps.members.isKeyRevoked(groupId, m.public_key)) this.revoke(groupId, { publicKey: new Uint8Array(m.public_key) });
       this.deps.members.banEmail(groupId, m.email);
       this.deps.members.setStatus(groupId, memberId, 'banned');
@@ -241,9 +242,16 @@ export class MembershipService {
     const m = this.requireMember(groupId, memberId);
     if (m.status !== 'active') throw conflict('this member is not active');
     this.deps.db.transaction(() => {
-      this.revoke(groupId, { serial: m.serial });
+      this.revokeAllCertificates(groupId, m);
       this.deps.members.setStatus(groupId, memberId, 'removed');
     })();
+  }
+
+  /** Revokes, by serial, every certificate the member was given that is not revoked yet (the newest included). */
+  private revokeAllCertificates(groupId: string, m: MemberRow): void {
+    const serials = new Set(this.deps.members.unrevokedSerials(groupId, m.id));
+    if (!this.deps.members.isSerialRevoked(groupId, m.serial)) serials.add(m.serial);
+    for (const serial of serials) this.revoke(groupId, { serial });
   }
 
   /** Gateway on or off means a new certificate; taking the role away also revokes the old one. */
@@ -271,6 +279,7 @@ export class MembershipService {
       });
       if (!on) this.revoke(groupId, { serial: m.serial });
       this.deps.members.replaceCertificate(groupId, memberId, normalised.join(','), serial, cert.bytes);
+      this.deps.members.recordCertificate(groupId, serial, memberId, t);
     })();
   }
 
@@ -366,6 +375,7 @@ export class MembershipService {
         notAfter: t + CERTIFICATE_VALIDITY_MS,
       });
       this.deps.members.replaceCertificate(groupId, member.id, roles.join(','), serial, cert.bytes);
+      this.deps.members.recordCertificate(groupId, serial, member.id, t);
       this.deps.log.info('certificate renewed', { group: group.id.slice(0, 8), serial });
       return cert.bytes;
     })();

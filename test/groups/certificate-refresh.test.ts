@@ -7,7 +7,8 @@ import { NodeHost } from '../../src/node-host/node-host.js';
 import type { GroupServer } from '../../src/group-server/app.js';
 import { RENEW_BEFORE_MS } from '../../src/group-server/membership-service.js';
 import { fromBase64Url } from '../../src/groups/binary.js';
-import { type Certificate, decodeCertificate, hasRole } from '../../src/groups/certificate.js';
+import { type Certificate, checkCertificateBytes, decodeCertificate, hasRole } from '../../src/groups/certificate.js';
+import { RevocationSet, decodeCrl } from '../../src/groups/revocation.js';
 import { GroupApiClient } from '../../src/groups/group-api-client.js';
 import { GroupStateDir } from '../../src/groups/group-state.js';
 import { type JoinProgress, joinGroup } from '../../src/groups/join.js';
@@ -201,5 +202,41 @@ test('a member that reports near the end of its certificate gets a renewed one; 
     assert.deepEqual(fromBase64Url(again.certificate as string, 2048), renewed.value.bytes, 'renewed once, then kept');
   } finally {
     await renewServer.close();
+  }
+});
+
+test('removing a member revokes every certificate it was given (an older one from before a change of role or a renewal too)', async () => {
+  let clock = Date.now();
+  const s = await startTestServer(join(temp.path, 'all-serials'), { now: () => clock });
+  try {
+    const group = await createGroupThroughWeb(s, 'Every serial', 'serialadmin');
+    await group.admin.post(`/groups/${group.groupId}/settings`, { autoApprove: 'on' });
+    const stateDir = join(temp.path, 'fred');
+    const joined = await joinGroup({ invitation: group.invitation, name: 'Fred', email: 'fred@example.org', stateDir });
+    const [id] = await memberIds(group.admin, group.groupId);
+    // A second certificate (gateway on) and a third (renewed near its end): the first two stay valid until removal.
+    await group.admin.post(`/groups/${group.groupId}/members/${id}/gateway-on`, {});
+    const membership = loadMembership(stateDir, group.groupId);
+    const client = new GroupApiClient(group.invitation, { now: () => clock });
+    clock = joined.certificate.notAfter - RENEW_BEFORE_MS + 60_000;
+    const renewed = decodeCertificate(fromBase64Url((await client.checkIn(membership.identity, [])).certificate as string, 2048) as Uint8Array);
+    assert.ok(renewed.ok);
+    const serials = [joined.certificate.serial, renewed.value.serial - 1, renewed.value.serial];
+    assert.equal(new Set(serials).size, 3);
+
+    clock = Date.now(); // back to today: the admin's session is hours long, not months
+    const removed = await group.admin.post(`/groups/${group.groupId}/members/${id}/remove`, {});
+    assert.match(removed.text, /Member removed/);
+    const crl = await client.crl();
+    const decoded = decodeCrl(fromBase64Url(crl.crl, 1 << 20) as Uint8Array);
+    assert.ok(decoded.ok);
+    for (const serial of serials) assert.ok(decoded.value.serials.includes(serial), `serial ${serial} is revoked (CRL: ${decoded.value.serials.join(",")}; issued: ${serials.join(",")})`);
+    assert.equal(decoded.value.publicKeys.length, 0, 'removal revokes certificates, not the device: the person may ask again');
+    const set = new RevocationSet(membership.anchor);
+    assert.ok(set.applyCrl(decoded.value));
+    const first = checkCertificateBytes(joined.certificate.bytes, membership.anchor, clock, set);
+    assert.ok(!first.ok && first.error.code === 'revoked', 'the very first certificate no longer gets in');
+  } finally {
+    await s.close();
   }
 });

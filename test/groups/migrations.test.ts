@@ -71,3 +71,24 @@ test('a database written by a newer server is refused with a clear message, and 
   db.close();
   await assert.rejects(startTestServer(dataDir), /newer version of the group server \(schema version \d+, this one knows up to \d+\)/);
 });
+
+test('migration 2 on a database of the first schema: every member\'s certificate is listed, so removing it revokes it', () => {
+  const file = join(temp.path, 'v1.sqlite');
+  const db = new Database(file);
+  try {
+    assert.deepEqual(migrate(db, Date.now, MIGRATIONS.filter((m) => m.version === 1)), [1]);
+    const group = 'cd'.repeat(16);
+    db.prepare("INSERT INTO groups (id, name, ca_public_key, invite_token, terms, crl_updated_at, created_at) VALUES (?, 'G', ?, 't', 'terms', 0, 0)").run(group, Buffer.alloc(32));
+    db.prepare("INSERT INTO join_requests (id, group_id, name, email, secret_hash, state, source, created_at) VALUES (?, ?, 'M', 'm@example.org', 'h', 'approved', 'app', 0)").run('ef'.repeat(16), group);
+    db.prepare("INSERT INTO members (group_id, request_id, name, email, public_key, roles, status, serial, certificate, created_at) VALUES (?, ?, 'M', 'm@example.org', ?, 'member', 'active', 7, ?, 5)").run(
+      group,
+      'ef'.repeat(16),
+      Buffer.alloc(32, 1),
+      Buffer.alloc(10),
+    );
+    assert.deepEqual(migrate(db), MIGRATIONS.map((m) => m.version).filter((v) => v > 1));
+    assert.deepEqual(db.prepare('SELECT group_id, serial, issued_at FROM certificates').all(), [{ group_id: group, serial: 7, issued_at: 5 }]);
+  } finally {
+    db.close();
+  }
+});

@@ -92,6 +92,24 @@ export class MembersStore {
     return Number(r.lastInsertRowid);
   }
 
+  /** Notes a certificate issued to a member, so that removing the member can revoke every one. */
+  recordCertificate(groupId: string, serial: number, memberId: number, now: number): void {
+    this.db.prepare('INSERT INTO certificates (group_id, serial, member_id, issued_at) VALUES (?, ?, ?, ?)').run(groupId, serial, memberId, now);
+  }
+
+  /** Serials issued to a member that no revocation names yet. */
+  unrevokedSerials(groupId: string, memberId: number): number[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT serial FROM certificates c WHERE group_id = ? AND member_id = ?
+             AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.group_id = c.group_id AND r.serial = c.serial)
+           ORDER BY serial`,
+        )
+        .all(groupId, memberId) as { serial: number }[]
+    ).map((r) => r.serial);
+  }
+
   member(groupId: string, id: number): MemberRow | undefined {
     return this.db.prepare('SELECT * FROM members WHERE group_id = ? AND id = ?').get(groupId, id) as MemberRow | undefined;
   }
@@ -138,6 +156,10 @@ export class MembersStore {
 
   revocations(groupId: string): RevocationRow[] {
     return this.db.prepare('SELECT serial, public_key, record FROM revocations WHERE group_id = ? ORDER BY id').all(groupId) as RevocationRow[];
+  }
+
+  isSerialRevoked(groupId: string, serial: number): boolean {
+    return this.db.prepare('SELECT 1 FROM revocations WHERE group_id = ? AND serial = ?').get(groupId, serial) !== undefined;
   }
 
   isKeyRevoked(groupId: string, publicKey: Uint8Array): boolean {

@@ -91,4 +91,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX used_nonces_expiry ON used_nonces(expires_at);
     `,
   },
+  {
+    // Every certificate issued, by member: a member holds several over time (gateway role on,
+    // renewal), and removing or banning it must revoke all of them, not only the newest.
+    // Databases from before this knew only each member's newest serial.
+    version: 2,
+    sql: `
+      CREATE TABLE certificates (
+        group_id TEXT NOT NULL REFERENCES groups(id),
+        serial INTEGER NOT NULL,
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        issued_at INTEGER NOT NULL,
+        PRIMARY KEY (group_id, serial)
+      );
+      CREATE INDEX certificates_by_member ON certificates(group_id, member_id);
+      INSERT INTO certificates (group_id, serial, member_id, issued_at) SELECT group_id, serial, id, created_at FROM members;
+    `,
+  },
 ];
