@@ -37,6 +37,41 @@ export interface TapAddon {
   getMtu(name: string): number;
   setUp(name: string, up: boolean): void;
   getMac(name: string): Buffer;
+  /** The native data path (fastpath.c, native-data-path.ts); absent from an addon built before it. */
+  fpStart?(tap: TapHandle, udpFd: number, callback: (data: Buffer, lengths: Uint32Array, addresses: Uint32Array) => void): void;
+  fpStop?(): void;
+  fpConfigure?(vip: number, gatewayMac: Uint8Array, hostMac: Uint8Array, mtu: number): void;
+  fpPause?(paused: boolean): void;
+  fpSetSlot?(
+    slot: number,
+    localIndex: number,
+    remoteIndex: number,
+    ip: number,
+    port: number,
+    peerVip: number,
+    sendKey: Uint8Array,
+    sendEpoch: number,
+    receiveKey: Uint8Array,
+    receiveEpoch: number,
+    shared: Uint8Array,
+  ): void;
+  fpClearSlot?(slot: number): void;
+  fpStats?(): FastPathStats | null;
+  /** The native AEAD on DATA packets alone (tests): a packet as Session.seal builds it, or the plaintext (null: refused). */
+  sealData?(key: Uint8Array, receiverIndex: number, epoch: number, counter: number, plaintext: Uint8Array): Buffer;
+  openData?(key: Uint8Array, packet: Uint8Array): Buffer | null;
+}
+
+export interface FastPathStats {
+  outFast: number;
+  outToJs: number;
+  inFast: number;
+  inToJs: number;
+  sendErrors: number;
+  sendBatches: number;
+  recvBatches: number;
+  tapWriteDrops: number;
+  authFailed: number;
 }
 
 export class TapAddonMissingError extends Error {

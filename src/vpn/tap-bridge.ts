@@ -197,6 +197,22 @@ export class TapBridge {
     for (const frame of frames) this.fromHost(frame);
   }
 
+  /** Peers the bridge keeps sessions with (the native data path takes their bulk packets). */
+  sessionPeers(): IterableIterator<Address> {
+    return this.sessions.keys();
+  }
+
+  /** The native data path carried packets to `peer`: its session is in use. */
+  touchSession(peer: Address): void {
+    const s = this.sessions.get(peer);
+    if (s !== undefined) s.lastUsed = this.c.clock.now();
+  }
+
+  /** The host's MAC as last learned (frames to the host go to it). */
+  get hostMac(): Uint8Array {
+    return this.host.mac;
+  }
+
   stop(): void {
     this.running = false;
     this.pendingTimer?.cancel();

@@ -53,6 +53,11 @@ export class TapDevice {
     addon.deletePersistent(name);
   }
 
+  /** The addon and its handle of this device (for the native data path). */
+  get native(): { addon: TapAddon; handle: TapHandle } {
+    return { addon: this.addon, handle: this.handle };
+  }
+
   /** The interface name the kernel gave the device. */
   get name(): string {
     return this.handle.name;

@@ -11,6 +11,7 @@ import { InterfaceAddresses } from './interface-address.js';
 import { fileLeaseStore } from './lease-file.js';
 import { formatIpv4, localUnicastMac, parseIpv4 } from './packets/addresses.js';
 import { formatSubnet, subnetContains } from './subnet.js';
+import { NativeDataPath } from './native-data-path.js';
 import { MAX_HOST_FRAME_BYTES, TapBridge } from './tap-bridge.js';
 import { TapDevice } from './tap-device.js';
 import type { VpnSettings } from './vpn-config.js';
@@ -30,6 +31,8 @@ const TAP_BATCH = 64;
  */
 export class VpnHost {
   private stopping: Promise<void> | null = null;
+  /** The bulk packets in C (native-data-path.ts); null when unavailable or turned off (RINGVPN_NATIVE_DATA_PATH=0). */
+  private nativePath: NativeDataPath | null = null;
 
   private constructor(
     readonly host: NodeHost,
@@ -89,6 +92,19 @@ export class VpnHost {
       (error) => vpnLog.error('TAP device error', { reason: error.message }),
       { maxBatch: TAP_BATCH, maxFrameBytes: MAX_HOST_FRAME_BYTES + 4 },
     );
+    if (process.env.RINGVPN_NATIVE_DATA_PATH !== '0') {
+      vpn.nativePath = NativeDataPath.start({
+        addon: tap.native.addon,
+        tap: tap.native.handle,
+        transport: host.transport,
+        links: node.links,
+        bridge,
+        gatewayMac,
+        tunnelMtu: TUNNEL_MTU,
+        clock,
+        log: vpnLog,
+      });
+    }
     host.extendStatus((s) => vpn.extendStatus(s));
     claim.start();
     writePidFile(settings.stateDir);
@@ -116,12 +132,14 @@ export class VpnHost {
         claim: { ...this.claim.stats },
         dhcp: this.bridge.dhcpCounters === undefined ? null : { ...this.bridge.dhcpCounters },
         tapDevice: this.tap.isClosed ? null : this.tap.stats(),
+        nativePath: this.nativePath?.stats() ?? null,
       },
     } as NodeStatus;
   }
 
   private addressChanged(ip: number | undefined): void {
     this.bridge.setAddress(ip);
+    this.nativePath?.requestSync();
     if (this.stopping !== null) return;
     this.addresses.set(ip).then(
       () => this.log.info(ip === undefined ? 'virtual address removed from the TAP device' : 'virtual address set on the TAP device', { vip: ip === undefined ? null : formatIpv4(ip), tap: this.tap.name }),
@@ -133,6 +151,7 @@ export class VpnHost {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.claim.stop();
+      this.nativePath?.stop();
       this.bridge.stop();
       this.tap.stopReading();
       await this.addresses.removeAll();

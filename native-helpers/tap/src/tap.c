@@ -219,9 +219,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       break;
     }
     if (n == 0) break;
+    if (fp_outbound(t->arena + used, (size_t)n)) continue; /* sent by the native data path */
     t->lengths[count++] = (uint32_t)n;
     used += (size_t)n;
   }
+  fp_flush();
+  fp_count_to_js(count);
   if (count > 0) {
     t->frames_read += count;
     t->batches_read++;
@@ -331,6 +334,11 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
     tap_throw_errno(env, -rc, TAP_OP_POLL, t->name);
   }
   return NULL;
+}
+
+int tap_fd_of(napi_env env, napi_value handle) {
+  tap_device *t = unwrap(env, handle, 1);
+  return t == NULL ? -1 : t->fd;
 }
 
 static napi_value one_handle_call(napi_env env, napi_callback_info info, int must_be_open, tap_device **out) {
@@ -544,6 +552,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getMac", NULL, tap_get_mac, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  fp_register(env, exports);
   return exports;
 }
 

@@ -3,6 +3,8 @@
 #define RINGVPN_TAP_H
 
 #include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* What was being done when a system call failed: picks the advice in the error message. */
 typedef enum {
@@ -34,5 +36,16 @@ napi_value tap_get_mac(napi_env env, napi_callback_info info);
 
 /* Reads an interface name argument (1..IFNAMSIZ-1 bytes) into buf; throws and returns 0 on failure. */
 int tap_get_ifname(napi_env env, napi_value value, char *buf);
+
+/* The native data path (fastpath.c). */
+/* A frame read from the TAP device: 1 if the native data path sent it, 0 if JavaScript must see it. */
+int fp_outbound(const uint8_t *frame, size_t len);
+/* Sends what fp_outbound queued. */
+void fp_flush(void);
+/* Frames of a read batch that went to JavaScript (a counter). */
+void fp_count_to_js(uint32_t frames);
+void fp_register(napi_env env, napi_value exports);
+/* The descriptor of an open device handle, or -1 (and a JS exception). */
+int tap_fd_of(napi_env env, napi_value handle);
 
 #endif

@@ -6,6 +6,8 @@ import { type LinkContext, emptyStats } from './context.js';
 import { DataPath } from './data-path.js';
 import { Initiator } from './initiator.js';
 import { type Link, LinkTable, linkInfo } from './link-table.js';
+import { OffloadCell, type OffloadHook, type OffloadedSession } from './offload.js';
+import { canSendOn } from './session.js';
 import { PEER_STOPPED_ANSWERING, rekeyAllowed, runMaintenance } from './maintenance.js';
 import { PROTOCOL_VERSION, PacketType, decodePacket } from './packet-codec.js';
 import { Responder } from './responder.js';
@@ -152,6 +154,19 @@ class LinkLayerImpl implements InspectableLinkLayer {
 
   links(): Iterable<LinkInfo> {
     return Array.from(this.table.links.values()).filter((l) => l.confirmed).map(linkInfo);
+  }
+
+  offload(peer: Address, memory: Uint8Array, hook: OffloadHook): OffloadedSession | null {
+    const link = this.table.links.get(peer);
+    const { config } = this.ctx;
+    if (link === undefined || this.stopped || !link.confirmed || !config.encryptPayloads || isRelayEndpoint(link.endpoint)) return null;
+    const session = link.current;
+    const now = this.components.clock.now();
+    if (!canSendOn(session, now, config)) return null;
+    const state = session.offload(memory, hook, link.endpoint, config);
+    const received = new Float64Array(memory.buffer, memory.byteOffset, OffloadCell.LAST_RECEIVED_AT + 1)[OffloadCell.LAST_RECEIVED_AT] as number;
+    if (received > link.lastReceivedAt) link.lastReceivedAt = Math.min(received, now);
+    return state;
   }
 
   onEvent(handler: (event: LinkEvent) => void): void {

@@ -99,6 +99,8 @@ export class LinkTable {
   /** Makes `session` the sending session; the old one stays receivable for the grace period. */
   replaceCurrent(link: Link, session: Session, now: number): void {
     if (link.next === session) link.next = null;
+    // The old session only receives from now on: the native data path (if any) lets go of it.
+    link.current.releaseOffload();
     this.retire(link, link.current, now);
     link.current = session;
     this.sessions.set(session.localIndex, session);

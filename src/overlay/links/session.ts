@@ -3,7 +3,9 @@ import { type LinkConfig, MAX_EPOCH_SKIP, PREVIOUS_EPOCH_GRACE_MS } from './conf
 import type { SessionKeys } from './handshake.js';
 import type { Link } from './link-table.js';
 import { DATA_HEADER_BYTES, readDataEpoch, writeDataHeader, writeU64 } from './packet-codec.js';
+import { OFFLOAD_MEMORY_BYTES, OffloadCell, type OffloadHook, type OffloadedSession, REPLAY_BITMAP_OFFSET } from './offload.js';
 import { ReplayWindow } from './replay-window.js';
+import type { Endpoint } from '../transport.js';
 
 /** Why {@link Session.open} refused a DATA packet (each maps to a stats counter). */
 export const OpenFailure = {
@@ -65,7 +67,10 @@ const scratchHeader = new Uint8Array(DATA_HEADER_BYTES);
  * !!! nodes; never use it on a real network.
  */
 export class Session {
-  sendCounter = 0;
+  private ownCounter = 0;
+  /** While offloaded (offload.ts): the memory shared with the native data path, else null. */
+  private shared: Float64Array<ArrayBufferLike> | null = null;
+  private offloadHook: OffloadHook | null = null;
   readonly replay = new ReplayWindow();
   /** Key updates of each direction since the handshake (headers carry the send epoch mod 256). */
   sendEpoch = 0;
@@ -93,6 +98,67 @@ export class Session {
     this.sendKey = keys.send;
     this.receiveKey = keys.receive;
     this.sendEpochStartedAt = createdAt;
+  }
+
+  /** The next send counter (while offloaded, shared with the native data path). */
+  get sendCounter(): number {
+    return this.shared === null ? this.ownCounter : (this.shared[OffloadCell.SEND_COUNTER] as number);
+  }
+
+  set sendCounter(value: number) {
+    if (this.shared === null) this.ownCounter = value;
+    else this.shared[OffloadCell.SEND_COUNTER] = value;
+  }
+
+  get offloaded(): boolean {
+    return this.shared !== null;
+  }
+
+  /**
+   * Shares this session with a native data path (offload.ts): its counter and replay window move
+   * into `memory`, the send limits are written there, and `hook` hears of key changes and of the
+   * end. Called again with the same memory, it only refreshes the limits. Returns copies of the
+   * keys. The caller has checked that the session may send and that payloads are encrypted.
+   */
+  offload(memory: Uint8Array, hook: OffloadHook, endpoint: Endpoint, limits: { rejectAfterMs: number; rejectAfterMessages: number; handshakeRekeyAfterMessages: number }): OffloadedSession {
+    if (memory.byteLength < OFFLOAD_MEMORY_BYTES || memory.byteOffset % 8 !== 0) throw new RangeError('offload memory must be 328 bytes, 8-byte aligned');
+    const cells = new Float64Array(memory.buffer, memory.byteOffset, REPLAY_BITMAP_OFFSET / 8);
+    if (this.shared === null || this.shared.buffer !== memory.buffer || this.shared.byteOffset !== memory.byteOffset) {
+      this.releaseOffload(false);
+      cells.fill(0);
+      cells[OffloadCell.SEND_COUNTER] = this.ownCounter;
+      this.replay.share(new Uint32Array(memory.buffer, memory.byteOffset + REPLAY_BITMAP_OFFSET, 65), cells, OffloadCell.REPLAY_HIGHEST);
+      this.shared = cells;
+    }
+    this.offloadHook = hook;
+    const { policy } = this;
+    cells[OffloadCell.SEND_LIMIT] = Math.min(
+      this.sendEpochFirstCounter + policy.keyUpdateAfterMessages,
+      limits.rejectAfterMessages,
+      limits.handshakeRekeyAfterMessages,
+    );
+    cells[OffloadCell.SEND_DEADLINE] = Math.min(this.sendEpochStartedAt + policy.keyUpdateAfterMs, this.createdAt + limits.rejectAfterMs);
+    return {
+      localIndex: this.localIndex,
+      remoteIndex: this.remoteIndex,
+      endpoint,
+      sendKey: Uint8Array.from(this.sendKey),
+      sendEpoch: this.sendEpoch & 0xff,
+      receiveKey: Uint8Array.from(this.receiveKey),
+      receiveEpoch: this.receiveEpoch & 0xff,
+    };
+  }
+
+  /** Takes the counter and replay window back from the native data path and tells it (if `notify`). */
+  releaseOffload(notify = true): void {
+    const hook = this.offloadHook;
+    if (this.shared !== null) {
+      this.ownCounter = this.shared[OffloadCell.SEND_COUNTER] as number;
+      this.replay.unshare();
+      this.shared = null;
+    }
+    this.offloadHook = null;
+    if (notify) hook?.released();
   }
 
   /** The smallest DATA packet this session can accept. */
@@ -140,6 +206,7 @@ export class Session {
     this.sendEpoch++;
     this.sendEpochStartedAt = now;
     this.sendEpochFirstCounter = this.sendCounter;
+    this.offloadHook?.changed();
   }
 
   /**
@@ -192,6 +259,7 @@ export class Session {
 
   /** Zeroes every key; the session is forgotten right after (it is no longer in the session table). */
   wipe(): void {
+    this.releaseOffload();
     this.wiped = true;
     this.sendKey.fill(0);
     this.receiveKey.fill(0);
@@ -211,6 +279,7 @@ export class Session {
     this.receiveKey = key;
     this.receiveEpoch += ahead;
     this.previousKeyExpiresAt = now + PREVIOUS_EPOCH_GRACE_MS;
+    this.offloadHook?.changed();
   }
 }
 

@@ -1,3 +1,4 @@
+import type { OffloadHook, OffloadedSession } from './offload.js';
 import type { Address } from '../address.js';
 import type { AdmissionCheck } from '../admission.js';
 import type { Clock } from '../clock.js';
@@ -153,6 +154,13 @@ export interface LinkLayer {
    */
   setLiveness(peer: Address, liveness: LinkLiveness | null): void;
   links(): Iterable<LinkInfo>;
+  /**
+   * Shares the current session with `peer` with a native data path (offload.ts), or refreshes
+   * it (call again every fraction of a second with the same memory: it also carries the native
+   * path's receive times into the link's liveness). Null (and nothing shared) when the link is
+   * not up, payloads are not encrypted, or the session may no longer send.
+   */
+  offload?(peer: Address, memory: Uint8Array, hook: OffloadHook): OffloadedSession | null;
   readonly stats: LinkStats;
   /** Single subscriber: the node. */
   onEvent(handler: (event: LinkEvent) => void): void;

@@ -19,6 +19,8 @@ export interface SendLaneCounters {
   sent(error: Error | null | undefined, length: number, opener: boolean): void;
   /** A send was dropped because too many were held behind an opener. */
   dropped(): void;
+  /** An opener's TTL was set on the socket (true), or the default TTL restored (false). */
+  ttl?(set: boolean): void;
 }
 
 /**
@@ -91,6 +93,7 @@ export class SendLane {
       return;
     }
     this.ttlSet = true;
+    this.counters.ttl?.(true);
     this.transmit(bytes, port, host, true);
   }
 
@@ -103,6 +106,7 @@ export class SendLane {
       } catch {
         // the socket is closed
       }
+      this.counters.ttl?.(false);
     }
     this.counters.sent(error, length, opener);
     if (this.inFlight === 0 || opener) this.drain();

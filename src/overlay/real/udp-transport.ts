@@ -62,6 +62,30 @@ export interface UdpTransport extends DatagramTransport {
   receiveBufferBytes(): number;
   /** Closes once the sends already handed to the kernel are out (at most `maxWaitMs`). */
   closeGracefully(maxWaitMs?: number): Promise<void>;
+  /**
+   * Hands the reading of the IPv4 socket to a native data path (the VPN's, native-helpers/tap):
+   * node:dgram stops reading it, and the native path reads the descriptor returned here and passes
+   * every datagram it does not consume to {@link deliver}. `onTtl` hears when an opener's TTL is set
+   * on the socket and when it is restored (the native path must not send meanwhile). Null when the
+   * descriptor cannot be had; `giveBack` restores node:dgram's reading.
+   */
+  lendIpv4Receive(onTtl: (set: boolean) => void): { fd: number; giveBack: () => void } | null;
+  /** A datagram read by whoever reads the socket on this transport's behalf. */
+  deliver(from: Endpoint, bytes: Uint8Array): void;
+}
+
+/** node:dgram's internal handle (its `fd` and recvStart/recvStop), reached without the deprecated `_handle` getter. */
+interface UdpHandle {
+  fd?: number;
+  recvStart?: () => number;
+  recvStop?: () => number;
+}
+
+function udpHandle(socket: Socket): UdpHandle | null {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  if (state === undefined) return null;
+  const handle = (socket as unknown as Record<symbol, { handle?: UdpHandle } | undefined>)[state]?.handle;
+  return handle ?? null;
 }
 
 const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
@@ -136,6 +160,7 @@ class UdpTransportImpl implements UdpTransport {
   private readonly lane4: SendLane;
   private readonly lane6: SendLane | null;
   private local: Endpoint[] = [];
+  private onTtl: ((set: boolean) => void) | null = null;
   private closed = false;
   private flushed: (() => void) | null = null;
 
@@ -151,6 +176,7 @@ class UdpTransportImpl implements UdpTransport {
       dropped: () => {
         this.stats.heldDropped++;
       },
+      ttl: (set: boolean) => this.onTtl?.(set),
     };
     this.lane4 = new SendLane(v4, defaultTtl(4), counters);
     this.lane6 = v6 === null ? null : new SendLane(v6, defaultTtl(6), counters);
@@ -229,6 +255,24 @@ class UdpTransportImpl implements UdpTransport {
     lane.sendWithTtl(bytes, target.port, target.host, ttl);
   }
 
+  lendIpv4Receive(onTtl: (set: boolean) => void): { fd: number; giveBack: () => void } | null {
+    const handle = udpHandle(this.v4);
+    if (this.closed || handle === null || typeof handle.fd !== 'number' || handle.fd < 0 || handle.recvStop === undefined || handle.recvStart === undefined) return null;
+    if (handle.recvStop() !== 0) return null;
+    this.onTtl = onTtl;
+    return {
+      fd: handle.fd,
+      giveBack: () => {
+        this.onTtl = null;
+        if (!this.closed) handle.recvStart?.();
+      },
+    };
+  }
+
+  deliver(from: Endpoint, bytes: Uint8Array): void {
+    if (!this.closed) this.receive(from, bytes);
+  }
+
   onPacket(handler: (from: Endpoint, bytes: Uint8Array) => void): void {
     this.handler = handler;
   }
@@ -278,7 +322,7 @@ class UdpTransportImpl implements UdpTransport {
     if (this.flushed !== null && !this.closed && this.pending() === 0) this.flushed();
   }
 
-  private receive(from: Endpoint, bytes: Buffer): void {
+  private receive(from: Endpoint, bytes: Uint8Array): void {
     this.stats.datagramsIn++;
     this.stats.bytesIn += bytes.length;
     const handler = this.handler;
