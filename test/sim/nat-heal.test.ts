@@ -98,3 +98,37 @@ test('a host behind a NAT moves to another network: its direct peer behind a NAT
   assert.ok(untilSessionCarries(p, 3 * SECOND) !== null, 'the direct path carries');
   stopAll(p.sim);
 });
+
+test('a first punch spoiled by a probe that reached the far NAT first: relayed at once, direct once the NATs forgot it', async () => {
+  const sim = await publicCore('heal-spoiled');
+  const natted: SimNode[] = [];
+  for (let i = 0; i < 4; i++) natted.push(sim.spawn({ behind: sim.network.createNat('linux') }));
+  sim.queue.runUntil(sim.now + 90 * SECOND);
+  // Two of them that the ring has not linked.
+  const pairs = natted.flatMap((x, i) => natted.slice(i + 1).map((y) => [x, y] as const));
+  const [a, b] = pairs.find(([x, y]) => x.node.links.get(y.node.address) === undefined) ?? assert.fail('every pair is linked');
+  // a's socket sends toward b's public mapping before b has sent toward a: b's NAT keeps an
+  // unreplied entry that gives b's own packets toward a another public port.
+  const bPublic = b.node.selfRecord().endpoints[0] as string;
+  const transport = (a.node as unknown as { components: { transport: { send(to: string, bytes: Uint8Array): void } } }).components.transport;
+  for (let i = 0; i < 3; i++) {
+    transport.send(bPublic, new Uint8Array(64));
+    sim.queue.runUntil(sim.now + 200);
+  }
+  const started = sim.now;
+  a.node.openSession(b.node.address);
+  let directAfter: number | null = null;
+  let firstPath: string | null = null;
+  while (sim.now - started < 150 * SECOND) {
+    sim.queue.runUntil(sim.now + 500);
+    const pa = a.node.pathOf(b.node.address);
+    firstPath ??= pa?.path ?? null;
+    if (pa?.path === 'direct' && b.node.pathOf(a.node.address)?.path === 'direct') {
+      directAfter = sim.now - started;
+      break;
+    }
+  }
+  process.stderr.write(`  spoiled: first ${firstPath}, direct after ${directAfter} ms\n`);
+  assert.ok(directAfter !== null, `not direct within 150 s: ${a.node.pathOf(b.node.address)?.reason}`);
+  stopAll(sim);
+});

@@ -130,6 +130,7 @@ export class RelayPaths {
     if (this.fallingBack.size >= MAX_PLANS) return;
     this.fallingBack.set(peer, this.ctx.clock.now());
     this.stats.fallbacks++;
+    this.ctx.log.info('direct path lost, moving to a relay', { peer: shortAddress(peer), reason });
     const plan = this.plans.get(peer);
     if (plan !== undefined) {
       plan.reason = reason;
@@ -223,6 +224,7 @@ export class RelayPaths {
     }
     // Upgrade or re-punch: the peer has opened its NAT toward us; probe its endpoints directly.
     if (this.ctx.links.get(t.peer) !== undefined) {
+      this.ctx.log.debug('peer opened its NAT, probing it directly', { peer: shortAddress(t.peer), endpoint: responder.endpoints.join(',') });
       for (const e of responder.endpoints) this.ctx.links.probePath(t.peer, e);
     }
     return true;
@@ -263,11 +265,12 @@ export class RelayPaths {
       if (broken || ((relayGone || silent) && now - plan.lastSwitchAt > RELAY_SILENCE_MS)) {
         if (this.switchToRelay(plan, relay)) this.stats.failovers++;
       } else if (relay !== null && now >= plan.nextUpgradeAt && !directHopeless(plan.peer, this.ctx.selfRecord())) {
-        plan.nextUpgradeAt = now + UPGRADE_INTERVAL_MS * (1 + this.ctx.random.float() * 0.5);
+        plan.nextUpgradeAt = now + this.upgradeDelay(plan.peer.address, UPGRADE_INTERVAL_MS);
         this.tryUpgrade(plan);
       } else if (relay === null && !plan.upgraded && !silent) {
         plan.upgraded = true;
         this.stats.upgrades++;
+        this.ctx.log.info('path changed', { peer: shortAddress(plan.peer.address), path: 'direct', endpoint: link.endpoint });
       }
     }
   }
@@ -281,10 +284,11 @@ export class RelayPaths {
     if (current === null) {
       plan.upgraded = false;
       if (this.fallingBack.delete(plan.peer.address)) {
-        plan.nextUpgradeAt = Math.max(plan.nextUpgradeAt, now + QUIET_BEFORE_REPUNCH_MS * (1 + this.ctx.random.float() * 0.25));
+        plan.nextUpgradeAt = now + this.upgradeDelay(plan.peer.address, QUIET_BEFORE_REPUNCH_MS);
       }
     }
     const endpoint = relayPath(next, plan.peer.address);
+    this.ctx.log.info('path changed', { peer: shortAddress(plan.peer.address), path: 'relayed', relay: shortAddress(next), reason: plan.reason });
     this.ctx.links.redirect(plan.peer.address, endpoint);
     this.ctx.links.probePath(plan.peer.address, endpoint);
     return true;
@@ -327,7 +331,7 @@ export class RelayPaths {
         if (oldest.done !== true) this.plans.delete(oldest.value);
       }
       const now = this.ctx.clock.now();
-      plan = { peer, ranking, reason, lastSwitchAt: now, nextUpgradeAt: now + UPGRADE_INTERVAL_MS, attempts: 0, upgraded: false };
+      plan = { peer, ranking, reason, lastSwitchAt: now, nextUpgradeAt: now + this.upgradeDelay(peer.address, UPGRADE_INTERVAL_MS), attempts: 0, upgraded: false };
       this.plans.set(peer.address, plan);
     } else {
       plan.peer = peer;
@@ -371,7 +375,19 @@ export class RelayPaths {
     }
   }
 
+  /**
+   * When to try to punch a relayed link again. Both sides hold a plan, and two punches started at
+   * once by both ends get in each other's way (each side's probes can reach the other's NAT before
+   * that side's opener), so the side with the lower address leads, with a little jitter, and the
+   * other tries only later, if the link is still relayed by then.
+   */
+  private upgradeDelay(peer: Address, base: number): number {
+    const jitter = 1 + this.ctx.random.float() * 0.25;
+    return this.ctx.self < peer ? base * jitter : (base + UPGRADE_INTERVAL_MS) * jitter;
+  }
+
   private tryUpgrade(plan: Plan): void {
+    this.ctx.log.debug('trying to punch a direct path', { peer: shortAddress(plan.peer.address) });
     this.repunch(plan.peer.address);
   }
 
