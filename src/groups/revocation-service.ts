@@ -340,7 +340,9 @@ export class RevocationService {
     const self = this.self;
     if (self === undefined || this.selfRevokedTold || !this.init.revocations.isRevoked(self.serial, self.publicKey)) return;
     this.selfRevokedTold = true;
-    this.c.log.error("this computer's certificate was revoked: other members will refuse it until the group server issues a new one (after a change of role), or for good (removed)");
+    this.c.log.error(
+      "an admin removed this computer from the group, or changed its role: other members refuse the certificate it holds (after a change of role the group server has a new one for it)",
+    );
     this.init.onSelfRevoked?.();
   }
 
