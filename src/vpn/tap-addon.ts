@@ -60,6 +60,8 @@ export interface TapAddon {
   /** The native AEAD on DATA packets alone (tests): a packet as Session.seal builds it, or the plaintext (null: refused). */
   sealData?(key: Uint8Array, receiverIndex: number, epoch: number, counter: number, plaintext: Uint8Array): Buffer;
   openData?(key: Uint8Array, packet: Uint8Array): Buffer | null;
+  /** Tests: the frames one TAP read (virtio_net_hdr + frame) becomes: TSO frames cut into segments, checksums completed. */
+  splitRead?(read: Uint8Array): Buffer[];
 }
 
 export interface FastPathStats {

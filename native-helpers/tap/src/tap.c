@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -25,8 +26,16 @@
 #define MAX_BATCH_LIMIT 1024
 /* Largest frame a TAP device with the largest MTU can hand us: MTU 65535 + Ethernet header + VLAN tag. */
 #define DEFAULT_MAX_FRAME (65535 + 14 + 4)
-/* Room per frame planned for ordinary (MTU 1500) frames; the arena also holds one largest frame. */
+/* Room per frame planned for ordinary (MTU 1500) frames. */
 #define TYPICAL_FRAME_ROOM 2048
+/* The arena keeps this much free before each read: one read of up to 64 KiB may become many segments (vnet.c). */
+#define READ_RESERVE (65536 + 24576)
+/* One read: the virtio_net_hdr and the largest frame (a 64 KiB TSO frame with its headers). */
+#define RAW_SIZE (TAP_VNET_HDR_BYTES + 65535 + 14 + 4 + 128)
+/* One segment being built (vnet.c). */
+#define SCRATCH_SIZE (16384)
+/* Frames one batch may hold beyond maxBatch (the segments of its last read). */
+#define EXTRA_FRAMES 256
 
 typedef struct {
   int fd;
@@ -46,6 +55,11 @@ typedef struct {
   uint8_t *arena;
   size_t arena_size;
   uint32_t *lengths;
+  uint8_t *raw;
+  uint8_t *scratch;
+  /* while reading: where the current batch stands (vnet_split's emit callback fills it) */
+  size_t used;
+  uint32_t count;
   /* counters */
   double frames_read, batches_read, read_errors, frames_written, write_drops;
   int last_write_errno;
@@ -54,6 +68,8 @@ typedef struct {
 static void free_device(tap_device *t) {
   free(t->arena);
   free(t->lengths);
+  free(t->raw);
+  free(t->scratch);
   free(t);
 }
 
@@ -123,7 +139,7 @@ static int open_tap(napi_env env, char *name) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   memcpy(ifr.ifr_name, name, IFNAMSIZ);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -193,6 +209,19 @@ static void report_error(tap_device *t, int err) {
   napi_close_handle_scope(env, scope);
 }
 
+/* A frame of a read (after vnet.c): sent by the native data path, or kept in the batch for JS. */
+static void on_frame(const uint8_t *frame, size_t len, void *ctx) {
+  tap_device *t = (tap_device *)ctx;
+  if (fp_outbound(frame, len)) return;
+  if (t->count >= t->max_batch + EXTRA_FRAMES || t->arena_size - t->used < len) {
+    t->read_errors++; /* cannot happen with the reserve; counted rather than overflowing */
+    return;
+  }
+  memcpy(t->arena + t->used, frame, len);
+  t->lengths[t->count++] = (uint32_t)len;
+  t->used += len;
+}
+
 /* libuv says the descriptor is readable: read frames until EAGAIN or the batch is full, then call JS once. */
 static void on_readable(uv_poll_t *handle, int status, int events) {
   tap_device *t = (tap_device *)handle->data;
@@ -205,11 +234,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     report_error(t, err);
     return;
   }
-  size_t used = 0;
-  uint32_t count = 0;
+  t->used = 0;
+  t->count = 0;
   int fatal = 0;
-  while (count < t->max_batch && t->arena_size - used >= t->max_frame) {
-    ssize_t n = read(t->fd, t->arena + used, t->arena_size - used);
+  uint32_t reads = 0;
+  while (reads < t->max_batch && t->count < t->max_batch && t->arena_size - t->used >= READ_RESERVE) {
+    ssize_t n = read(t->fd, t->raw, RAW_SIZE);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -219,12 +249,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       break;
     }
     if (n == 0) break;
-    if (fp_outbound(t->arena + used, (size_t)n)) continue; /* sent by the native data path */
-    t->lengths[count++] = (uint32_t)n;
-    used += (size_t)n;
+    reads++;
+    vnet_split(t->raw, (size_t)n, t->scratch, SCRATCH_SIZE, on_frame, t);
   }
   fp_flush();
-  fp_count_to_js(count);
+  fp_count_to_js(t->count);
+  size_t used = t->used;
+  uint32_t count = t->count;
   if (count > 0) {
     t->frames_read += count;
     t->batches_read++;
@@ -289,11 +320,13 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
     tap_throw(env, "ERR_TAP_ARGUMENT", "The largest frame size must be from 60 to 65553 bytes.");
     return NULL;
   }
-  size_t arena_size = (size_t)max_batch * TYPICAL_FRAME_ROOM + max_frame;
+  size_t arena_size = (size_t)max_batch * TYPICAL_FRAME_ROOM + READ_RESERVE + max_frame;
+  if (t->raw == NULL) t->raw = malloc(RAW_SIZE);
+  if (t->scratch == NULL) t->scratch = malloc(SCRATCH_SIZE);
   if (t->arena_size != arena_size || t->max_batch != max_batch) {
     uint8_t *arena = malloc(arena_size);
-    uint32_t *lengths = malloc(max_batch * sizeof(uint32_t));
-    if (arena == NULL || lengths == NULL) {
+    uint32_t *lengths = malloc((max_batch + EXTRA_FRAMES) * sizeof(uint32_t));
+    if (arena == NULL || lengths == NULL || t->raw == NULL || t->scratch == NULL) {
       free(arena);
       free(lengths);
       tap_throw(env, "ERR_TAP_RESOURCES", "Out of memory for the TAP read buffer.");
@@ -383,9 +416,11 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
 
 /* Writes one frame; true if the kernel took it, false if it was dropped (the reason is in stats().lastWriteError). */
 static int write_frame(tap_device *t, const uint8_t *data, size_t len) {
+  static const uint8_t no_offload[TAP_VNET_HDR_BYTES] = {0};
+  struct iovec iov[2] = {{(void *)no_offload, TAP_VNET_HDR_BYTES}, {(void *)data, len}};
   for (;;) {
-    ssize_t n = write(t->fd, data, len);
-    if (n == (ssize_t)len) {
+    ssize_t n = writev(t->fd, iov, 2);
+    if (n == (ssize_t)(len + TAP_VNET_HDR_BYTES)) {
       t->frames_written++;
       return 1;
     }
@@ -553,6 +588,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   fp_register(env, exports);
+  vnet_register(env, exports);
   return exports;
 }
 

@@ -37,6 +37,13 @@ napi_value tap_get_mac(napi_env env, napi_callback_info info);
 /* Reads an interface name argument (1..IFNAMSIZ-1 bytes) into buf; throws and returns 0 on failure. */
 int tap_get_ifname(napi_env env, napi_value value, char *buf);
 
+/* virtio_net_hdr handling (vnet.c): every TAP read and write carries one (IFF_VNET_HDR). */
+#define TAP_VNET_HDR_BYTES 10
+typedef void (*vnet_emit)(const uint8_t *frame, size_t length, void *ctx);
+/* One read (header + frame) -> plain frames with complete checksums (TSO frames cut into segments). */
+int vnet_split(uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_size, vnet_emit emit, void *ctx);
+uint32_t vnet_sum(const uint8_t *p, size_t len, uint32_t sum);
+
 /* The native data path (fastpath.c). */
 /* A frame read from the TAP device: 1 if the native data path sent it, 0 if JavaScript must see it. */
 int fp_outbound(const uint8_t *frame, size_t len);
@@ -45,6 +52,7 @@ void fp_flush(void);
 /* Frames of a read batch that went to JavaScript (a counter). */
 void fp_count_to_js(uint32_t frames);
 void fp_register(napi_env env, napi_value exports);
+void vnet_register(napi_env env, napi_value exports);
 /* The descriptor of an open device handle, or -1 (and a JS exception). */
 int tap_fd_of(napi_env env, napi_value handle);
 
