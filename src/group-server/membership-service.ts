@@ -216,6 +216,10 @@ export class MembershipService {
         throw conflict('this request was already decided');
       }
       const req = this.deps.members.request(groupId, requestId) as JoinRequestRow;
+      // The same device asked twice (on the web page and in the app) and one request made it a member already.
+      if (approve && req.public_key !== null && this.deps.members.activeMemberByKey(groupId, new Uint8Array(req.public_key)) !== undefined) {
+        throw conflict('the device of this request is already a member of the group through another request; deny this one');
+      }
       if (approve) this.issueFor(group, req);
     })();
   }

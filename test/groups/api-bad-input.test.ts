@@ -213,3 +213,34 @@ describe('rate limits and plain HTTP mode', () => {
     }
   });
 });
+
+describe('one device, two requests', () => {
+  test('approving the second request of a device that is already a member says so, and changes nothing', async () => {
+    const node = identityFromSeed(new Uint8Array(randomBytes(32)));
+    const url = api('/certificate-requests');
+    const ids: string[] = [];
+    for (const email of ['twice1@example.org', 'twice2@example.org']) {
+      const created = await postJson(api('/join-requests'), { inviteToken: group.invitation.token, name: 'Twice', email, acceptTerms: true });
+      assert.equal(created.status, 201);
+      const requestId = created.json.requestId as string;
+      ids.push(requestId);
+      const timestamp = Date.now();
+      const nonce = new Uint8Array(randomBytes(16));
+      const message = certificateRequestMessage({ groupId: Buffer.from(group.groupId, 'hex'), requestId: Buffer.from(requestId, 'hex'), publicKey: node.publicKey, address: node.address, timestamp, nonce });
+      const res = await postJson(url, {
+        requestId, secret: created.json.secret, publicKey: toBase64Url(node.publicKey), address: addressToHex(node.address),
+        timestamp, nonce: toHex(nonce), signature: toBase64Url(signWithNodeKey(message, node.secretKey)),
+      });
+      assert.equal(res.status, 202, res.text);
+    }
+    const first = await group.admin.post(`/groups/${group.groupId}/requests/${ids[0] as string}/approve`, {});
+    assert.match(first.text, /Approved/);
+    const second = await group.admin.post(`/groups/${group.groupId}/requests/${ids[1] as string}/approve`, {});
+    assert.equal(second.status, 409);
+    assert.match(second.text, /already a member of the group through another request/);
+    assert.ok((await pendingRequestIds(group.admin, group.groupId)).includes(ids[1] as string), 'still waiting, for a denial');
+    const denied = await group.admin.post(`/groups/${group.groupId}/requests/${ids[1] as string}/deny`, {});
+    assert.match(denied.text, /Request denied/);
+    await stillRunning();
+  });
+});
