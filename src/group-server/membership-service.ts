@@ -211,6 +211,7 @@ export class MembershipService {
 
   decide(groupId: string, requestId: string, approve: boolean): void {
     const group = this.requireGroup(groupId);
+    if (!HEX32.test(requestId) || this.deps.members.request(groupId, requestId) === undefined) throw notFound('there is no such join request');
     this.deps.db.transaction(() => {
       if (!this.deps.members.decideRequest(groupId, requestId, approve ? 'approved' : 'denied', this.deps.now())) {
         throw conflict('this request was already decided');

@@ -241,6 +241,10 @@ describe('one device, two requests', () => {
     assert.ok((await pendingRequestIds(group.admin, group.groupId)).includes(ids[1] as string), 'still waiting, for a denial');
     const denied = await group.admin.post(`/groups/${group.groupId}/requests/${ids[1] as string}/deny`, {});
     assert.match(denied.text, /Request denied/);
+    assert.equal((await group.admin.post(`/groups/${group.groupId}/requests/${ids[1] as string}/approve`, {})).status, 409, 'decided already');
+    const unknown = await group.admin.post(`/groups/${group.groupId}/requests/${'e'.repeat(32)}/approve`, {});
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.text, /no such join request/);
     await stillRunning();
   });
 });
