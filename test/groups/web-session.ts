@@ -54,7 +54,8 @@ export class WebSession {
   csrf = '';
   last: RawResponse = { status: 0, headers: {}, text: '' };
 
-  constructor(readonly baseUrl: string) {}
+  /** Mutable: a restarted test server listens on another port, and the browser keeps its cookies. */
+  constructor(public baseUrl: string) {}
 
   private cookieHeader(): Record<string, string> {
     return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
