@@ -98,6 +98,13 @@ typedef struct {
   struct sockaddr_in in_addr[FP_BATCH];
   uint8_t in_buf[FP_BATCH][FP_BUF];
   uint8_t frame[FP_BUF + 64]; /* virtio_net_hdr, Ethernet header, IPv4 packet */
+  /* receive offload (GRO): consecutive TCP segments of one flow from one recvmmsg batch become one write */
+  uint8_t gro[TAP_VNET_HDR_BYTES + 14 + 65536];
+  unsigned gro_len; /* bytes of the IPv4 packet held (0: none) */
+  unsigned gro_segs, gro_mss, gro_thl;
+  uint32_t gro_next_seq;
+  int gro_closed;
+  double gro_writes, gro_segments;
   /* counters */
   double out_fast, out_to_js, in_fast, in_to_js, send_errors, send_batches, recv_batches, tap_write_drops, auth_failed;
 } fastpath;
@@ -302,6 +309,118 @@ void fp_count_to_js(uint32_t frames) {
 
 /* ----- inbound ----- */
 
+/* Writes one IPv4 packet that sits right after a virtio_net_hdr and an Ethernet header at buf. */
+static void tap_write_packet(uint8_t *buf, unsigned ip_len, const struct virtio_net_hdr *h) {
+  memcpy(buf, h, sizeof *h);
+  uint8_t *frame = buf + TAP_VNET_HDR_BYTES;
+  memcpy(frame, fp->host_mac, 6);
+  memcpy(frame + 6, fp->gw_mac, 6);
+  frame[12] = 0x08;
+  frame[13] = 0x00;
+  size_t wlen = TAP_VNET_HDR_BYTES + 14 + ip_len;
+  for (;;) {
+    ssize_t w = write(fp->tap_fd, buf, wlen);
+    if (w < 0 && errno == EINTR) continue;
+    if (w != (ssize_t)wlen) fp->tap_write_drops++;
+    break;
+  }
+}
+
+/* Authenticated end to end by the AEAD, so the kernel need not verify the TCP/UDP checksum again. */
+static void write_single(uint8_t *buf, unsigned ip_len) {
+  struct virtio_net_hdr h;
+  memset(&h, 0, sizeof h);
+  h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+  tap_write_packet(buf, ip_len, &h);
+}
+
+static void gro_flush(void) {
+  if (fp->gro_len == 0) return;
+  uint8_t *ip = fp->gro + TAP_VNET_HDR_BYTES + 14;
+  if (fp->gro_segs > 1) {
+    /* One TCPv4 GSO packet: total length and header checksum fixed, TCP checksum left partial (the
+       pseudo-header sum), as a NIC with receive offload would hand it to the stack. */
+    unsigned tcp_len = fp->gro_len - 20;
+    ip[2] = (uint8_t)(fp->gro_len >> 8);
+    ip[3] = (uint8_t)fp->gro_len;
+    ip[10] = ip[11] = 0;
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += rd16(ip + i);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = (uint8_t)(~sum >> 8);
+    ip[11] = (uint8_t)~sum;
+    uint32_t ps = 0;
+    for (int i = 12; i < 20; i += 2) ps += rd16(ip + i);
+    ps += 6 + tcp_len;
+    while (ps >> 16) ps = (ps & 0xffff) + (ps >> 16);
+    ip[20 + 16] = (uint8_t)(ps >> 8);
+    ip[20 + 17] = (uint8_t)ps;
+    struct virtio_net_hdr h;
+    memset(&h, 0, sizeof h);
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h.hdr_len = (uint16_t)(14 + 20 + fp->gro_thl);
+    h.gso_size = (uint16_t)fp->gro_mss;
+    h.csum_start = 14 + 20;
+    h.csum_offset = 16;
+    tap_write_packet(fp->gro, fp->gro_len, &h);
+    fp->gro_writes++;
+    fp->gro_segments += fp->gro_segs;
+  } else {
+    write_single(fp->gro, fp->gro_len);
+  }
+  fp->gro_len = 0;
+}
+
+/* A TCP segment that may start or join a coalesced packet: no IP options, not a fragment, ACK or ACK|PSH with data. */
+static int gro_candidate(const uint8_t *ip, unsigned total, unsigned *thl, unsigned *payload) {
+  if (ip[9] != 6 || (ip[0] & 0x0f) != 5 || (rd16(ip + 6) & 0x3fff) != 0 || total < 40) return 0;
+  const uint8_t *tcp = ip + 20;
+  unsigned t = (unsigned)(tcp[12] >> 4) * 4;
+  if (t < 20 || 20 + t >= total) return 0;
+  if (tcp[13] != 0x10 && tcp[13] != 0x18) return 0;
+  *thl = t;
+  *payload = total - 20 - t;
+  return 1;
+}
+
+/* Delivers one authenticated IPv4 packet (at ip, total bytes) to the host, coalescing TCP segments. */
+static void deliver(uint8_t *buf, const uint8_t *ip, unsigned total) {
+  unsigned thl, payload;
+  int cand = gro_candidate(ip, total, &thl, &payload);
+  if (cand && fp->gro_len > 0 && !fp->gro_closed) {
+    const uint8_t *held = fp->gro + TAP_VNET_HDR_BYTES + 14;
+    const uint8_t *tcp = ip + 20, *htcp = held + 20;
+    if (thl == fp->gro_thl && payload <= fp->gro_mss && fp->gro_len + payload <= 65535 &&
+        ip[1] == held[1] && memcmp(ip + 6, held + 6, 3) == 0 && memcmp(ip + 12, held + 12, 8) == 0 && /* tos, DF, ttl, addresses */
+        memcmp(tcp, htcp, 4) == 0 && rd32(tcp + 4) == fp->gro_next_seq && memcmp(tcp + 8, htcp + 8, 4) == 0 && /* ports, seq, ack */
+        memcmp(tcp + 14, htcp + 14, 2) == 0 && memcmp(tcp + 20, htcp + 20, thl - 20) == 0) { /* window, options */
+      memcpy(fp->gro + TAP_VNET_HDR_BYTES + 14 + fp->gro_len, ip + 20 + thl, payload);
+      fp->gro_len += payload;
+      fp->gro_segs++;
+      fp->gro_next_seq += payload;
+      if (tcp[13] & 0x08) {
+        fp->gro[TAP_VNET_HDR_BYTES + 14 + 20 + 13] |= 0x08;
+        fp->gro_closed = 1;
+      }
+      if (payload < fp->gro_mss) fp->gro_closed = 1;
+      return;
+    }
+  }
+  gro_flush();
+  if (cand) {
+    memcpy(fp->gro + TAP_VNET_HDR_BYTES + 14, ip, total);
+    fp->gro_len = total;
+    fp->gro_segs = 1;
+    fp->gro_mss = payload;
+    fp->gro_thl = thl;
+    fp->gro_next_seq = rd32(ip + 24) + payload;
+    fp->gro_closed = (ip[33] & 0x08) != 0;
+    return;
+  }
+  write_single(buf, total);
+}
+
 static int inbound(const uint8_t *pkt, int len, const struct sockaddr_in *from) {
   if (!fp->configured || len < DATA_HEADER + INNER_PREFIX + 20 + TAG || pkt[0] != 1 || pkt[1] != 3) return 0;
   fp_slot *s = slot_for_index(rd32(pkt + 2));
@@ -329,23 +448,7 @@ static int inbound(const uint8_t *pkt, int len, const struct sockaddr_in *from) 
   if (!replay_commit(s, counter)) return 0;
   s->shared[3] += 1;
   s->shared[5] = now_ms();
-  /* Authenticated end to end by the AEAD, so the kernel need not verify the TCP/UDP checksum again. */
-  struct virtio_net_hdr h;
-  memset(&h, 0, sizeof h);
-  h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
-  memcpy(fp->frame, &h, sizeof h);
-  uint8_t *frame = fp->frame + TAP_VNET_HDR_BYTES;
-  memcpy(frame, fp->host_mac, 6);
-  memcpy(frame + 6, fp->gw_mac, 6);
-  frame[12] = 0x08;
-  frame[13] = 0x00;
-  size_t wlen = TAP_VNET_HDR_BYTES + 14 + total;
-  for (;;) {
-    ssize_t w = write(fp->tap_fd, fp->frame, wlen);
-    if (w < 0 && errno == EINTR) continue;
-    if (w != (ssize_t)wlen) fp->tap_write_drops++;
-    break;
-  }
+  deliver(fp->frame, ip, total);
   fp->in_fast++;
   return 1;
 }
@@ -407,6 +510,7 @@ static void on_udp_readable(uv_poll_t *handle, int status, int events) {
       js_addr[2 * count + 1] = ntohs(from->sin_port);
       count++;
     }
+    gro_flush();
     fp->in_to_js += count;
     if (count > 0) call_js(js_data, used, js_len, js_addr, count);
     if (fp == NULL || !fp->started) return;
@@ -645,6 +749,8 @@ static napi_value js_fp_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "tapWriteDrops", fp->tap_write_drops);
   set_num(env, obj, "authFailed", fp->auth_failed);
   set_num(env, obj, "tso", fp->offload);
+  set_num(env, obj, "groWrites", fp->gro_writes);
+  set_num(env, obj, "groSegments", fp->gro_segments);
   return obj;
 }
 
