@@ -80,6 +80,21 @@ export class GroupService {
     return (await verifyPassword(password, admin.password_hash)) ? admin : null;
   }
 
+  /**
+   * Changes an admin's password after checking the current one; every other session of the admin
+   * ends (a stolen cookie stops working), the one in `keepToken` stays. False when the current password is wrong.
+   */
+  async changePassword(admin: AdminRow, current: string, next: string, keepToken: string): Promise<boolean> {
+    if (!(await verifyPassword(current, admin.password_hash))) return false;
+    const hash = await hashPassword(next);
+    this.deps.db.transaction(() => {
+      this.deps.groups.setPasswordHash(admin.id, hash);
+      this.deps.groups.deleteOtherSessions(admin.id, sha256Hex(keepToken));
+    })();
+    this.deps.log.info('admin password changed', { admin: admin.id });
+    return true;
+  }
+
   openSession(adminId: number): string {
     const token = randomToken();
     const t = this.deps.now();

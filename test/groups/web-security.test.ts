@@ -76,6 +76,7 @@ describe('forms and sessions', () => {
       [group.admin, `/groups/${group.groupId}`],
       [group.admin, `/groups/${group.groupId}/requests`],
       [group.admin, `/groups/${group.groupId}/members`],
+      [group.admin, '/account'],
     ];
     const forms: Form[] = [];
     for (const [session, path] of pages) {
@@ -87,7 +88,7 @@ describe('forms and sessions', () => {
     for (const expected of [
       '/groups', '/login', '/logout', '/join/:id/:token', '/groups/:id/settings', '/groups/:id/invite/renew',
       '/groups/:id/requests/:id/approve', '/groups/:id/requests/:id/deny',
-      '/groups/:id/members/:n/ban', '/groups/:id/members/:n/remove', '/groups/:id/members/:n/gateway-on',
+      '/groups/:id/members/:n/ban', '/groups/:id/members/:n/remove', '/groups/:id/members/:n/gateway-on', '/account/password',
     ]) {
       assert.ok(actions.has(expected), `a form posts to ${expected} (found: ${[...actions].join(' ')})`);
     }
@@ -163,6 +164,38 @@ describe('forms and sessions', () => {
     const replayed = await rawRequest(`${server.url}/groups/${group.groupId}/members`, { headers: { cookie: cookies } });
     assert.equal(replayed.status, 303);
     assert.equal(replayed.headers.location, '/login');
+  });
+
+  test('an admin changes the password: the current one is checked, other browsers are logged out, this one stays', async () => {
+    const g = await createGroupThroughWeb(server, 'Passwords', 'pwchange');
+    const elsewhere = new WebSession(server.url);
+    await elsewhere.get('/login');
+    assert.equal((await elsewhere.post('/login', { username: 'pwchange', password: PASSWORD })).status, 200);
+    const account = await g.admin.get('/account');
+    assert.equal(account.status, 200);
+    assert.match(account.text, /Change the password of pwchange/);
+
+    const wrong = await g.admin.post('/account/password', { current: 'not the password', password: 'a brand new password', confirm: 'a brand new password' });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.text, /current password is wrong/);
+    const differ = await g.admin.post('/account/password', { current: PASSWORD, password: 'a brand new password', confirm: 'another new password' });
+    assert.equal(differ.status, 400);
+    assert.match(differ.text, /differ/);
+    const short = await g.admin.post('/account/password', { current: PASSWORD, password: 'short', confirm: 'short' });
+    assert.equal(short.status, 400);
+    const changed = await g.admin.post('/account/password', { current: PASSWORD, password: 'a brand new password', confirm: 'a brand new password' });
+    assert.equal(changed.status, 200);
+    assert.match(changed.text, /Password changed/);
+
+    assert.equal((await g.admin.get(`/groups/${g.groupId}/members`)).status, 200, 'this browser stays logged in');
+    const other = await elsewhere.get(`/groups/${g.groupId}/members`);
+    assert.equal(other.status, 303, 'the other browser is logged out');
+    assert.equal(other.headers.location, '/login');
+    const oldLogin = new WebSession(server.url);
+    await oldLogin.get('/login');
+    assert.equal((await oldLogin.post('/login', { username: 'pwchange', password: PASSWORD })).status, 401);
+    assert.equal((await oldLogin.post('/login', { username: 'pwchange', password: 'a brand new password' })).status, 200);
+    assert.equal((await new WebSession(server.url).get('/account')).status, 303, 'no account page without a session');
   });
 
   test('admin passwords are stored as scrypt hashes (32 MiB per check), never as text', () => {

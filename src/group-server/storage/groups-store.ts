@@ -99,6 +99,15 @@ export class GroupsStore {
       .get(tokenHash, now) as AdminRow | undefined;
   }
 
+  setPasswordHash(adminId: number, passwordHash: string): void {
+    this.db.prepare('UPDATE admins SET password_hash = ? WHERE id = ?').run(passwordHash, adminId);
+  }
+
+  /** Ends every session of an admin but the one named (after a password change). */
+  deleteOtherSessions(adminId: number, keepTokenHash: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE admin_id = ? AND token_hash != ?').run(adminId, keepTokenHash);
+  }
+
   deleteSession(tokenHash: string): void {
     this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
   }

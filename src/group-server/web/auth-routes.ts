@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DEFAULT_TERMS, SESSION_LIFETIME_MS } from '../group-service.js';
 import { HttpError, forbidden } from '../http-error.js';
 import { type Fields, asFields, email, pattern, text } from '../input.js';
-import { homeBody, loginBody } from './public-pages.js';
+import { accountBody, homeBody, loginBody } from './public-pages.js';
 import { STYLESHEET } from './style.js';
 import { SESSION_COOKIE, type WebContext } from './web-context.js';
 
@@ -70,6 +70,31 @@ export function registerAuthRoutes(app: FastifyInstance, web: WebContext): void 
     web.groups.closeSession(req.cookies[SESSION_COOKIE]);
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/', 303);
+  });
+
+  app.get('/account', async (req, reply) => {
+    const admin = web.admin(req);
+    if (admin === undefined) return reply.redirect('/login', 303);
+    const csrf = reply.generateCsrf();
+    const done = (req.query as { done?: unknown }).done === 'password' ? { kind: 'info' as const, text: 'Password changed. Other browsers are logged out.' } : undefined;
+    return web.send(reply, web.chrome('Your account', admin, csrf, done), accountBody({ username: admin.username, csrf }));
+  });
+
+  app.post('/account/password', { preHandler: app.csrfProtection, config: { rateLimit: web.limits.login } }, async (req, reply) => {
+    const admin = web.admin(req);
+    if (admin === undefined) return reply.redirect('/login', 303);
+    const fields = asFields(req.body);
+    const current = typeof fields.current === 'string' ? fields.current.slice(0, 200) : '';
+    const next = fields.password;
+    let problem: string | null = null;
+    if (typeof next !== 'string' || next.length < 10 || next.length > 200) problem = 'The new password must be 10 to 200 characters long.';
+    else if (next !== fields.confirm) problem = 'The two new passwords differ.';
+    else if (!(await web.groups.changePassword(admin, current, next, req.cookies[SESSION_COOKIE] ?? ''))) problem = 'The current password is wrong.';
+    if (problem !== null) {
+      const csrf = reply.generateCsrf();
+      return web.send(reply, web.chrome('Your account', admin, csrf, { kind: 'error', text: problem }), accountBody({ username: admin.username, csrf }), 400);
+    }
+    return reply.redirect('/account?done=password', 303);
   });
 
   app.get('/static/style.css', async (_req, reply) => {

@@ -19,7 +19,7 @@ export function page(chrome: PageChrome, body: SafeHtml): string {
     a !== undefined
       ? html`<nav aria-label="Admin">
           <a href="/groups/${a.groupId}">${a.groupName}</a>
-          <span class="muted">${a.username}</span>
+          <a href="/account" class="muted" aria-label="Account of ${a.username}">${a.username}</a>
           <form class="inline" method="post" action="/logout">${csrfField(chrome.csrf ?? '')}<button type="submit">Log out</button></form>
         </nav>`
       : html`<nav aria-label="Site"><a href="/login">Admin login</a></nav>`;

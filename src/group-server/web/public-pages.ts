@@ -96,3 +96,22 @@ export function joinStatusBody(p: { groupName: string; name: string; state: stri
 export function errorBody(title: string, message: string): SafeHtml {
   return html`<h1>${title}</h1><div class="card"><p>${message}</p><p><a href="/">Back to the start page</a></p></div>`;
 }
+
+export function accountBody(p: { username: string; csrf: string }): SafeHtml {
+  return html`<h1>Your account</h1>
+<div class="card">
+  <h2>Change the password of ${p.username}</h2>
+  <form class="stack" method="post" action="/account/password">
+    ${csrfField(p.csrf)}
+    <input type="text" name="username" value="${p.username}" autocomplete="username" hidden>
+    <label for="current">Current password</label>
+    <input type="password" id="current" name="current" maxlength="200" autocomplete="current-password" required>
+    <label for="password">New password (at least 10 characters)</label>
+    <input type="password" id="password" name="password" minlength="10" maxlength="200" autocomplete="new-password" required>
+    <label for="confirm">New password again</label>
+    <input type="password" id="confirm" name="confirm" minlength="10" maxlength="200" autocomplete="new-password" required>
+    <button type="submit">Change password</button>
+  </form>
+  <p class="muted">Changing it logs out every other browser where you are logged in.</p>
+</div>`;
+}
