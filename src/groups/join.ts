@@ -88,11 +88,14 @@ export async function joinGroup(o: JoinOptions): Promise<JoinResult> {
     if (held.ok && bytesEqual(held.value.publicKey, identity.publicKey)) {
       const crl = await refreshCrl(o.stateDir, invitation.groupId, requestOptions);
       progress({ kind: 'revocations-updated', sequence: crl.sequence });
-      let current: Certificate | null = null;
+      // The one held, unless the server has a newer one or says the membership ended; a damaged
+      // answer keeps the one held (it is checked below like any other).
+      let current: Certificate | null = held.value;
       try {
         current = await refreshCertificate(o.stateDir, invitation.groupId, requestOptions);
       } catch (e) {
-        if (!(e instanceof GroupError) || (e.code !== 'removed' && e.code !== 'bad-answer' && e.code !== 'not-joined')) throw e;
+        if (e instanceof GroupError && e.code === 'removed') current = null;
+        else if (!(e instanceof GroupError) || (e.code !== 'bad-answer' && e.code !== 'not-joined')) throw e;
       }
       const inForce = current === null ? null : checkCertificateBytes(current.bytes, anchor, Date.now(), loadRevocations(state, anchor));
       if (inForce !== null && inForce.ok) {
