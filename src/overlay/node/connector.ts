@@ -68,6 +68,12 @@ export class Connector {
   private readonly attempts = new Map<Address, { record: PeerRecord; left: number; relayOnFailure: boolean; via: Address | undefined }>();
   /** Peers that opened their NAT for us (they answered our connect-request): INITs go at once. */
   private readonly openedForUs = new Map<Address, number>();
+  /**
+   * A node linked with each peer we asked through it (the informant that named the peer): greedy
+   * routing may not reach a peer whose ring neighbours cannot link with it (runs of members
+   * behind symmetric NATs), so later requests to it (path requests for a relay) go the same way.
+   */
+  private readonly viaFor = new Map<Address, { via: Address; at: number }>();
   private nextToken = FIRST_OWN_TOKEN;
   private readonly earlyRelayTimers = new Map<Address, TimerHandle>();
 
@@ -181,6 +187,11 @@ export class Connector {
     if (responder.address === ctx.self) return;
     // The responder has opened its NAT toward us (or needs nothing opened): our INITs may go now.
     if (this.openedForUs.size < MAX_PENDING_ENTRIES) this.openedForUs.set(responder.address, ctx.clock.now());
+    // Its neighbour lists name nodes linked with it: one we are linked with too reaches it when greedy routing does not.
+    if (!this.viaFor.has(responder.address) && this.viaFor.size < MAX_PENDING_ENTRIES) {
+      const via = [...body.left, ...body.right].find((r) => r.address !== ctx.self && ctx.table.has(r.address) && relayOf(ctx.links.get(r.address)?.endpoint ?? 'relay:') === null);
+      if (via !== undefined) this.viaFor.set(responder.address, { via: via.address, at: ctx.clock.now() });
+    }
     if (parts.relayPaths.onConnectReply(body.token, responder)) {
       parts.relaysBusy();
       return;
@@ -207,11 +218,16 @@ export class Connector {
   }
 
   /** Links with a peer whose record we hold, trying each of its endpoints at once (the first to answer wins). */
-  connectTo(record: PeerRecord, reason: ConnectReason, via?: Address): void {
+  connectTo(record: PeerRecord, reason: ConnectReason, informant?: Address): void {
     const { ctx } = this;
     const a = record.address;
     if (a === ctx.self || ctx.table.has(a) || ctx.links.get(a) !== undefined) return;
     const now = ctx.clock.now();
+    if (informant !== undefined && informant !== ctx.self && (this.viaFor.has(a) || this.viaFor.size < MAX_PENDING_ENTRIES)) {
+      this.viaFor.set(a, { via: informant, at: now });
+    }
+    const known = this.viaFor.get(a)?.via;
+    const via = informant ?? (known !== undefined && ctx.table.has(known) ? known : undefined);
     const since = this.connecting.get(a);
     const opened = this.openedForUs.has(a);
     // After the peer answered our request, INITs go at once, even if we were holding ours back
@@ -290,6 +306,7 @@ export class Connector {
     const { ctx } = this;
     for (const [a, t] of this.connecting) if (now - t > CONNECT_DEDUP_MS) this.connecting.delete(a);
     for (const [a, t] of this.openedForUs) if (now - t > CONNECT_DEDUP_MS) this.openedForUs.delete(a);
+    for (const [a, v] of this.viaFor) if (now - v.at > REQUEST_MEMORY_MS) this.viaFor.delete(a);
     for (const a of this.attempts.keys()) if (!this.connecting.has(a) && ctx.links.get(a) === undefined) this.attempts.delete(a);
     for (const [a, t] of this.respondedTo) if (now - t > REQUEST_MEMORY_MS) this.respondedTo.delete(a);
     for (const [a, t] of this.wantShortcut) if (now - t > REQUEST_MEMORY_MS) this.wantShortcut.delete(a);

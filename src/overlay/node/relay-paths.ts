@@ -31,8 +31,12 @@ const QUIET_BEFORE_REPUNCH_MS = 35_000;
 const RESERVES = 2;
 /** A relay candidate younger than this scores worse (it may be churning). */
 const YOUNG_CONNECTION_S = 120;
-/** Between attempts to upgrade a relayed link to a direct one: longer than Linux's 30 s unreplied-UDP timeout. */
-const UPGRADE_INTERVAL_MS = 60_000;
+/**
+ * Between attempts to upgrade a relayed link to a direct one. A failed attempt's probes may reach
+ * the far NAT unsolicited and leave an entry there that spoils the next punch for 30 s (Linux's
+ * unreplied-UDP timeout), so attempts are further apart than that, and than QUIET_BEFORE_REPUNCH_MS.
+ */
+const UPGRADE_INTERVAL_MS = 45_000;
 const PATH_REQUEST_TIMEOUT_MS = 5_000;
 /** Plans and requests in flight, at most. */
 const MAX_PLANS = 256;
@@ -60,6 +64,8 @@ interface Plan {
 
 interface Waiting {
   peer: PeerRecord;
+  /** A node linked with the peer that the request went through (kept for retries). */
+  via: Address | undefined;
   neighbours: NeighbourInfo[];
   sentAt: number;
   reason: string;
@@ -190,13 +196,14 @@ export class RelayPaths {
     if (w === undefined || w.peer.address !== body.responder.address) return;
     this.waiting.delete(body.token);
     const ranking = rankRelays(w.neighbours, body.neighbours, this.strategy, () => this.ctx.random.float());
+    this.ctx.log.debug('path reply', { peer: shortAddress(body.responder.address), common: ranking.length, theirs: body.neighbours.length, ours: w.neighbours.length });
     const plan = this.adopt(body.responder, ranking, w.reason);
     if (ranking.length === 0) {
       this.createOverlap(body.neighbours, body.responder.address);
       if (plan.attempts < MAX_PATH_ATTEMPTS && this.timers.size < MAX_TOKENS) {
         const retry = this.ctx.clock.setTimeout(() => {
           this.timers.delete(retry);
-          if (this.ctx.links.get(plan.peer.address) === undefined) this.sendPathRequest(plan.peer, plan.reason);
+          if (this.ctx.links.get(plan.peer.address) === undefined) this.sendPathRequest(plan.peer, plan.reason, w.via);
         }, 3_000);
         this.timers.add(retry);
       }
@@ -250,7 +257,11 @@ export class RelayPaths {
    */
   tick(): void {
     const now = this.ctx.clock.now();
-    for (const [token, w] of this.waiting) if (now - w.sentAt > PATH_REQUEST_TIMEOUT_MS) this.waiting.delete(token);
+    for (const [token, w] of this.waiting) {
+      if (now - w.sentAt <= PATH_REQUEST_TIMEOUT_MS) continue;
+      this.waiting.delete(token);
+      this.ctx.log.debug('path request unanswered', { peer: shortAddress(w.peer.address), via: w.via === undefined ? null : shortAddress(w.via) });
+    }
     for (const [token, t] of this.linkTokens) if (now - t.at > PATH_REQUEST_TIMEOUT_MS * 2) this.linkTokens.delete(token);
     for (const [a, at] of this.wantRelayLink) if (now - at > 30_000) this.wantRelayLink.delete(a);
     for (const [a, at] of this.fallingBack) if (now - at > PATH_REQUEST_TIMEOUT_MS * 2) this.fallingBack.delete(a);
@@ -354,8 +365,9 @@ export class RelayPaths {
     if (plan !== undefined) plan.attempts++;
     const token = this.nextToken++ >>> 0;
     const neighbours = this.neighbourInfos(peer.address);
-    this.waiting.set(token, { peer, neighbours, sentAt: this.ctx.clock.now(), reason });
+    this.waiting.set(token, { peer, via, neighbours, sentAt: this.ctx.clock.now(), reason });
     this.stats.pathRequests++;
+    this.ctx.log.debug('path request', { peer: shortAddress(peer.address), via: via === undefined ? null : shortAddress(via), reason });
     const body = { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() ?? via ?? null } as const;
     if (via !== undefined && via !== this.ctx.self) this.ctx.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: peer.address });
     else this.ctx.route(peer.address, body, { mode: RouteMode.EXACT });
