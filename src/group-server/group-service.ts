@@ -3,12 +3,13 @@ import type { Logger } from '../overlay/log.js';
 import { toHex } from '../groups/binary.js';
 import { createGroupCa } from '../groups/group-ca.js';
 import type { CaKeys } from './ca-keys.js';
-import { conflict } from './http-error.js';
+import { conflict, forbidden, notFound } from './http-error.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js';
 import type { Db } from './storage/database.js';
 import type { AdminRow, GroupRow, GroupsStore } from './storage/groups-store.js';
 
 export const SESSION_LIFETIME_MS = 12 * 3600_000;
+export const ADMIN_INVITE_LIFETIME_MS = 7 * 24 * 3600_000;
 
 export const DEFAULT_TERMS =
   'I will use this network only for purposes the group allows. The admins may remove me at any time. ' +
@@ -93,6 +94,53 @@ export class GroupService {
     })();
     this.deps.log.info('admin password changed', { admin: admin.id });
     return true;
+  }
+
+  /** A one-time link (its token) by which `admin` invites another admin of its group; valid for 7 days. */
+  createAdminInvite(admin: AdminRow): string {
+    const token = randomToken(24);
+    const t = this.deps.now();
+    this.deps.groups.insertAdminInvite(sha256Hex(token), admin.group_id, admin.id, t, t + ADMIN_INVITE_LIFETIME_MS);
+    this.deps.log.info('admin invitation made', { group: admin.group_id.slice(0, 8), by: admin.id });
+    return token;
+  }
+
+  /** The group an admin invitation is for, while it is unused and valid. */
+  adminInviteGroup(token: string): string | undefined {
+    if (token.length > 100) return undefined;
+    return this.deps.groups.adminInviteGroup(sha256Hex(token), this.deps.now());
+  }
+
+  /** Creates the invited admin; the invitation works once. */
+  async acceptAdminInvite(token: string, a: { username: string; email: string; password: string }): Promise<{ groupId: string; adminId: number }> {
+    const groupId = this.adminInviteGroup(token);
+    if (groupId === undefined) throw forbidden('this admin invitation was used already or has expired; ask an admin of the group for a new one');
+    if (this.deps.groups.adminByUsername(a.username) !== undefined) throw conflict('that user name is taken; choose another');
+    const passwordHash = await hashPassword(a.password);
+    const t = this.deps.now();
+    const adminId = this.deps.db.transaction(() => {
+      if (this.deps.groups.adminByUsername(a.username) !== undefined) throw conflict('that user name is taken; choose another');
+      const id = this.deps.groups.insertAdmin({ group_id: groupId, username: a.username, email: a.email, password_hash: passwordHash, created_at: t });
+      if (!this.deps.groups.useAdminInvite(sha256Hex(token), id, t)) {
+        throw forbidden('this admin invitation was used already or has expired; ask an admin of the group for a new one');
+      }
+      return id;
+    })();
+    this.deps.log.info('admin added', { group: groupId.slice(0, 8), admin: adminId });
+    return { groupId, adminId };
+  }
+
+  /** Removes another admin of the group (never oneself, never the last one); their sessions end. */
+  removeAdmin(acting: AdminRow, adminId: number): void {
+    if (adminId === acting.id) throw conflict('you cannot remove yourself; another admin of the group can');
+    const target = this.deps.groups.admin(adminId);
+    if (target === undefined || target.group_id !== acting.group_id) throw notFound('there is no such admin in this group');
+    this.deps.groups.deleteAdmin(acting.group_id, adminId);
+    this.deps.log.info('admin removed', { group: acting.group_id.slice(0, 8), admin: adminId, by: acting.id });
+  }
+
+  admins(groupId: string): AdminRow[] {
+    return this.deps.groups.adminsOf(groupId);
   }
 
   openSession(adminId: number): string {

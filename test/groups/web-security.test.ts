@@ -77,6 +77,7 @@ describe('forms and sessions', () => {
       [group.admin, `/groups/${group.groupId}/requests`],
       [group.admin, `/groups/${group.groupId}/members`],
       [group.admin, '/account'],
+      [group.admin, `/groups/${group.groupId}/admins`],
     ];
     const forms: Form[] = [];
     for (const [session, path] of pages) {
@@ -88,7 +89,7 @@ describe('forms and sessions', () => {
     for (const expected of [
       '/groups', '/login', '/logout', '/join/:id/:token', '/groups/:id/settings', '/groups/:id/invite/renew',
       '/groups/:id/requests/:id/approve', '/groups/:id/requests/:id/deny',
-      '/groups/:id/members/:n/ban', '/groups/:id/members/:n/remove', '/groups/:id/members/:n/gateway-on', '/account/password',
+      '/groups/:id/members/:n/ban', '/groups/:id/members/:n/remove', '/groups/:id/members/:n/gateway-on', '/account/password', '/groups/:id/admins/invite',
     ]) {
       assert.ok(actions.has(expected), `a form posts to ${expected} (found: ${[...actions].join(' ')})`);
     }

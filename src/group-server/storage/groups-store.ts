@@ -99,6 +99,31 @@ export class GroupsStore {
       .get(tokenHash, now) as AdminRow | undefined;
   }
 
+  insertAdminInvite(tokenHash: string, groupId: string, createdBy: number, now: number, expiresAt: number): void {
+    this.db.prepare('DELETE FROM admin_invites WHERE expires_at <= ? AND used_by IS NULL').run(now);
+    this.db
+      .prepare('INSERT INTO admin_invites (token_hash, group_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(tokenHash, groupId, createdBy, now, expiresAt);
+  }
+
+  /** The group of an unused, unexpired admin invitation. */
+  adminInviteGroup(tokenHash: string, now: number): string | undefined {
+    const row = this.db
+      .prepare('SELECT group_id FROM admin_invites WHERE token_hash = ? AND used_by IS NULL AND expires_at > ?')
+      .get(tokenHash, now) as { group_id: string } | undefined;
+    return row?.group_id;
+  }
+
+  /** Marks an admin invitation used; false when it was used or expired meanwhile. */
+  useAdminInvite(tokenHash: string, adminId: number, now: number): boolean {
+    return this.db.prepare('UPDATE admin_invites SET used_by = ? WHERE token_hash = ? AND used_by IS NULL AND expires_at > ?').run(adminId, tokenHash, now).changes === 1;
+  }
+
+  /** Removes an admin; its sessions go with it. */
+  deleteAdmin(groupId: string, adminId: number): boolean {
+    return this.db.prepare('DELETE FROM admins WHERE group_id = ? AND id = ?').run(groupId, adminId).changes === 1;
+  }
+
   setPasswordHash(adminId: number, passwordHash: string): void {
     this.db.prepare('UPDATE admins SET password_hash = ? WHERE id = ?').run(passwordHash, adminId);
   }

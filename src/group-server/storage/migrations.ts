@@ -108,4 +108,18 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO certificates (group_id, serial, member_id, issued_at) SELECT group_id, serial, id, created_at FROM members;
     `,
   },
+  {
+    // One-time links by which an admin invites another admin of the group.
+    version: 3,
+    sql: `
+      CREATE TABLE admin_invites (
+        token_hash TEXT PRIMARY KEY,
+        group_id TEXT NOT NULL REFERENCES groups(id),
+        created_by INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_by INTEGER
+      );
+    `,
+  },
 ];

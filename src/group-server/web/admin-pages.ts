@@ -1,5 +1,5 @@
 import type { JoinRequestRow, MemberRow } from '../storage/members-store.js';
-import type { GroupRow } from '../storage/groups-store.js';
+import type { AdminRow, GroupRow } from '../storage/groups-store.js';
 import { addressFromPublicKey, shortAddress } from '../../overlay/address.js';
 import { type SafeHtml, html, trustedHtml } from './html.js';
 import { csrfField, formatTime, groupTabs } from './layout.js';
@@ -108,5 +108,38 @@ ${groupTabs(g.id, 'members', p.pending)}
       ? html`<p class="muted">No members yet.</p>`
       : html`<table><thead><tr><th>Name</th><th>E-mail</th><th>Address</th><th>Role</th><th>State</th><th>Last seen</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
   }
+</div>`;
+}
+
+export function adminsBody(p: { group: GroupRow; admins: AdminRow[]; self: AdminRow; pending: number; csrf: string; inviteLink?: string }): SafeHtml {
+  const g = p.group;
+  const rows = p.admins.map(
+    (a) => html`<tr>
+      <td>${a.username}</td>
+      <td>${a.email}</td>
+      <td>${formatTime(a.created_at)}</td>
+      <td class="actions">${
+        a.id === p.self.id
+          ? html`<span class="muted">you</span>`
+          : html`<form class="inline" method="post" action="/groups/${g.id}/admins/${a.id}/remove">${csrfField(p.csrf)}<button type="submit" class="danger" aria-label="Remove admin ${a.username}">Remove</button></form>`
+      }</td>
+    </tr>`,
+  );
+  return html`<h1>${g.name}</h1>
+${groupTabs(g.id, 'admins', p.pending)}
+<div class="card">
+  <h2>Admins</h2>
+  <p class="muted">Every admin can approve requests, manage members and settings, and gets the e-mails about new requests.</p>
+  <table><thead><tr><th>User name</th><th>E-mail</th><th>Since</th><th></th></tr></thead><tbody>${rows}</tbody></table>
+</div>
+<div class="card">
+  <h2>Add an admin</h2>
+  ${
+    p.inviteLink !== undefined
+      ? html`<p>Send this link to the new admin. It works once, for 7 days; they choose their user name and password there.
+      It is shown only now.</p><code class="link" aria-label="Admin invitation link">${p.inviteLink}</code>`
+      : html`<p>Make a one-time link for the new admin; they choose their user name and password.</p>`
+  }
+  <form class="inline" method="post" action="/groups/${g.id}/admins/invite">${csrfField(p.csrf)}<button type="submit">Make an admin invitation link</button></form>
 </div>`;
 }

@@ -3,7 +3,7 @@ import { formatInvitationFile } from '../../groups/invitation.js';
 import { badRequest } from '../http-error.js';
 import { asFields, flag } from '../input.js';
 import type { GroupRow } from '../storage/groups-store.js';
-import { membersBody, overviewBody, requestsBody } from './admin-pages.js';
+import { adminsBody, membersBody, overviewBody, requestsBody } from './admin-pages.js';
 import type { WebContext } from './web-context.js';
 
 interface GroupParams {
@@ -19,6 +19,7 @@ const NOTICES: Record<string, string> = {
   'gateway-off': 'The member is no longer a gateway (the old certificate was revoked).',
   saved: 'Settings saved.',
   renewed: 'New invitation made; the old link no longer works.',
+  'admin-removed': 'Admin removed; they are logged out.',
 };
 
 /** The admin's pages: invitation and settings, the join queue, the members list, and their one-click actions. */
@@ -55,6 +56,26 @@ export function registerAdminRoutes(app: FastifyInstance, web: WebContext): void
     return web.send(reply, web.chrome(`Members · ${group.name}`, admin, csrf, notice(req.query)), body);
   });
 
+  app.get<{ Params: GroupParams }>('/groups/:groupId/admins', async (req, reply) => {
+    const group = web.membership.requireGroup(req.params.groupId);
+    const admin = web.requireAdmin(req, reply, group.id);
+    if (admin === null) return reply;
+    const csrf = reply.generateCsrf();
+    const body = adminsBody({ group, admins: web.groups.admins(group.id), self: admin, pending: web.membership.countPending(group.id), csrf });
+    return web.send(reply, web.chrome(`Admins · ${group.name}`, admin, csrf, notice(req.query)), body);
+  });
+
+  // The link is shown once, on the answer to the click (not stored in clear anywhere).
+  app.post<{ Params: GroupParams }>('/groups/:groupId/admins/invite', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const group = web.membership.requireGroup(req.params.groupId);
+    const admin = web.requireAdmin(req, reply, group.id);
+    if (admin === null) return reply;
+    const inviteLink = `${web.server.publicUrl}/admin-invite/${web.groups.createAdminInvite(admin)}`;
+    const csrf = reply.generateCsrf();
+    const body = adminsBody({ group, admins: web.groups.admins(group.id), self: admin, pending: web.membership.countPending(group.id), csrf, inviteLink });
+    return web.send(reply.header('cache-control', 'no-store'), web.chrome(`Admins · ${group.name}`, admin, csrf), body);
+  });
+
   app.get<{ Params: GroupParams }>('/groups/:groupId/invitation.ringvpn', async (req, reply) => {
     const group = web.membership.requireGroup(req.params.groupId);
     if (web.requireAdmin(req, reply, group.id) === null) return reply;
@@ -74,6 +95,16 @@ export function registerAdminRoutes(app: FastifyInstance, web: WebContext): void
       return reply.redirect(`/groups/${group.id}${back}?done=${done}`, 303);
     });
   };
+
+  app.post<{ Params: GroupParams & { adminId: string } }>('/groups/:groupId/admins/:adminId/remove', { preHandler: app.csrfProtection }, async (req, reply) => {
+    const group = web.membership.requireGroup(req.params.groupId);
+    const admin = web.requireAdmin(req, reply, group.id);
+    if (admin === null) return reply;
+    const id = /^\d{1,12}$/.test(req.params.adminId) ? Number(req.params.adminId) : NaN;
+    if (!Number.isSafeInteger(id)) throw badRequest('unknown admin');
+    web.groups.removeAdmin(admin, id);
+    return reply.redirect(`/groups/${group.id}/admins?done=admin-removed`, 303);
+  });
 
   action('/groups/:groupId/settings', '', (group, _p, fields) => {
     web.groups.setAutoApprove(group.id, flag(fields, 'autoApprove'));

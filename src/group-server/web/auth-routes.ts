@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DEFAULT_TERMS, SESSION_LIFETIME_MS } from '../group-service.js';
 import { HttpError, forbidden } from '../http-error.js';
 import { type Fields, asFields, email, pattern, text } from '../input.js';
-import { accountBody, homeBody, loginBody } from './public-pages.js';
+import { accountBody, adminInviteBody, homeBody, loginBody } from './public-pages.js';
 import { STYLESHEET } from './style.js';
 import { SESSION_COOKIE, type WebContext } from './web-context.js';
 
@@ -71,6 +71,45 @@ export function registerAuthRoutes(app: FastifyInstance, web: WebContext): void 
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/', 303);
   });
+
+  app.get<{ Params: { token: string } }>('/admin-invite/:token', async (req, reply) => {
+    const groupId = web.groups.adminInviteGroup(req.params.token);
+    if (groupId === undefined) throw forbidden('this admin invitation was used already or has expired; ask an admin of the group for a new one');
+    const group = web.groups.group(groupId);
+    const csrf = reply.generateCsrf();
+    const body = adminInviteBody({ groupName: group?.name ?? '', action: `/admin-invite/${req.params.token}`, csrf });
+    return web.send(reply.header('cache-control', 'no-store'), web.chrome('Become an admin', undefined, csrf), body);
+  });
+
+  app.post<{ Params: { token: string } }>(
+    '/admin-invite/:token',
+    { preHandler: app.csrfProtection, config: { rateLimit: web.limits.create } },
+    async (req, reply) => {
+      const fields = asFields(req.body);
+      try {
+        const username = pattern(fields, 'username', 'the user name (3 to 32 letters, digits, dots, dashes or underscores)', USERNAME);
+        const adminEmail = email(fields);
+        const password = fields.password;
+        if (typeof password !== 'string' || password.length < 10 || password.length > 200) {
+          throw new HttpError(400, 'the password must be 10 to 200 characters long');
+        }
+        const { groupId, adminId } = await web.groups.acceptAdminInvite(req.params.token, { username, email: adminEmail, password });
+        setSession(reply, web, web.groups.openSession(adminId));
+        return reply.redirect(`/groups/${groupId}`, 303);
+      } catch (e) {
+        if (!(e instanceof HttpError) || e.statusCode === 403 || e.statusCode >= 500) throw e;
+        const groupId = web.groups.adminInviteGroup(req.params.token);
+        const csrf = reply.generateCsrf();
+        const body = adminInviteBody({
+          groupName: (groupId === undefined ? undefined : web.groups.group(groupId)?.name) ?? '',
+          action: `/admin-invite/${req.params.token}`,
+          csrf,
+          values: formValues(fields, ['username', 'email']),
+        });
+        return web.send(reply, web.chrome('Become an admin', undefined, csrf, { kind: 'error', text: capitalise(e.message) }), body, e.statusCode);
+      }
+    },
+  );
 
   app.get('/account', async (req, reply) => {
     const admin = web.admin(req);

@@ -42,13 +42,14 @@ ${body}
 </html>`.value;
 }
 
-export function groupTabs(groupId: string, active: 'overview' | 'requests' | 'members', pending: number): SafeHtml {
+export function groupTabs(groupId: string, active: 'overview' | 'requests' | 'members' | 'admins', pending: number): SafeHtml {
   const tab = (key: typeof active, href: string, label: SafeHtml | string) =>
     html`<a href="${href}" class="${key === active ? 'active' : ''}" ${key === active ? html`aria-current="page"` : ''}>${label}</a>`;
   return html`<nav class="tabs" aria-label="Group">
     ${tab('overview', `/groups/${groupId}`, 'Invitation and settings')}
     ${tab('requests', `/groups/${groupId}/requests`, html`Join requests ${pending > 0 ? html`<span class="badge" aria-label="${pending} waiting">${pending}</span>` : ''}`)}
     ${tab('members', `/groups/${groupId}/members`, 'Members')}
+    ${tab('admins', `/groups/${groupId}/admins`, 'Admins')}
   </nav>`;
 }
 

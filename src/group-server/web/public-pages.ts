@@ -115,3 +115,20 @@ export function accountBody(p: { username: string; csrf: string }): SafeHtml {
   <p class="muted">Changing it logs out every other browser where you are logged in.</p>
 </div>`;
 }
+
+export function adminInviteBody(p: { groupName: string; action: string; csrf: string; values?: Record<string, string> }): SafeHtml {
+  const v = p.values ?? {};
+  return html`<h1>Become an admin of ${p.groupName}</h1>
+<div class="card">
+  <form class="stack" method="post" action="${p.action}">
+    ${csrfField(p.csrf)}
+    <label for="username">Your admin user name</label>
+    <input type="text" id="username" name="username" maxlength="32" autocomplete="username" required value="${v.username ?? ''}">
+    <label for="email">Your e-mail (for join notifications)</label>
+    <input type="email" id="email" name="email" maxlength="254" autocomplete="email" required value="${v.email ?? ''}">
+    <label for="password">Password (at least 10 characters)</label>
+    <input type="password" id="password" name="password" minlength="10" maxlength="200" autocomplete="new-password" required>
+    <button type="submit">Become an admin</button>
+  </form>
+</div>`;
+}
