@@ -17,12 +17,6 @@ const log = (text: string): void => {
 const short = (n: LabNode | string | null): string => (typeof n === 'string' ? n.slice(0, 8) : n === null ? '-' : `${n.name}(${n.address.slice(0, 8)})`);
 const overSession = (r: PingResult): boolean => r.answered && r.hops === 1;
 
-/**
- * Known gaps of the overlay (src/overlay), kept running as todo tests so that their figures stay
- * visible and they turn green by themselves once fixed (see the issue 4 report).
- */
-const TODO_SPOILED = 'overlay: after a spoiled first attempt the relayed pair upgrades to direct at ~60 s in some runs and not within 120 s in others';
-
 async function withRing<T>(ring: Promise<NatRing>, body: (r: NatRing) => Promise<T>): Promise<T> {
   const r = await ring;
   try {
@@ -82,7 +76,7 @@ describe('NAT traversal and relays in the lab', { skip: unavailable ?? false, co
     });
   });
 
-  test('endpoint-independent NATs, first attempt spoiled (a probe reached the far NAT first): the pair still ends direct', { todo: TODO_SPOILED }, async () => {
+  test('endpoint-independent NATs, first attempt spoiled (a probe reached the far NAT first): the pair still ends direct', async () => {
     await withRing(buildNatRing('endpoint-independent', 1), async ({ lab, publics, pairs }) => {
       const { a: first, b, natA, natB } = pairs[0] as NonNullable<(typeof pairs)[0]>;
       // Spoil: while a0's node is stopped, its host sends a few datagrams from the node's port
