@@ -54,7 +54,8 @@ test('members report their endpoints and get each other back; non-members and re
     assert.equal(tampered.status, 403);
 
     const members = await group.admin.get(`/groups/${group.groupId}/members`);
-    assert.doesNotMatch(members.text, /<td>never<\/td>/, 'both members have a last-seen time');
+    assert.doesNotMatch(members.text, /<td class="time">never<\/td>/, 'both members have a last-seen time');
+    assert.equal([...members.text.matchAll(/<td class="time">\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC<\/td>/g)].length, 2);
   } finally {
     await server.close();
   }

@@ -50,7 +50,7 @@ export function requestsBody(p: { group: GroupRow; requests: JoinRequestRow[]; c
     (r) => html`<tr>
       <td>${r.name}</td>
       <td>${r.email}</td>
-      <td>${formatTime(r.created_at)}</td>
+      <td class="time">${formatTime(r.created_at)}</td>
       <td>${r.source === 'web' ? 'web page' : 'app'}${r.public_key !== null ? ', device key received' : ''}</td>
       <td class="actions">
         <form class="inline" method="post" action="/groups/${g.id}/requests/${r.id}/approve">${csrfField(p.csrf)}<button type="submit" class="ok" aria-label="Approve ${r.name}">Approve</button></form>
@@ -83,7 +83,7 @@ export function membersBody(p: { group: GroupRow; members: MemberRow[]; pending:
       <td><code>${address}</code></td>
       <td>${gateway ? 'gateway' : 'member'}</td>
       <td><span class="status ${m.status}">${m.status}</span></td>
-      <td>${formatTime(m.last_seen)}</td>
+      <td class="time">${formatTime(m.last_seen)}</td>
       <td class="actions">${
         m.status === 'active'
           ? [

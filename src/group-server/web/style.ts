@@ -5,16 +5,16 @@ export const STYLESHEET = `
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
 header.top { background: #16213a; color: #fff; }
-header.top .bar { max-width: 960px; margin: 0 auto; padding: 12px 20px; display: flex; align-items: center; gap: 16px; }
+header.top .bar { max-width: 1080px; margin: 0 auto; padding: 12px 20px; display: flex; align-items: center; gap: 16px; }
 header.top a { color: #fff; text-decoration: none; }
 header.top .brand { font-weight: 700; letter-spacing: .02em; }
 header.top nav { margin-left: auto; display: flex; gap: 14px; align-items: center; }
 header.top nav form { margin: 0; }
 header.top nav button { background: transparent; border: 1px solid #5a6a8f; color: #fff; padding: 4px 10px; }
-main { max-width: 960px; margin: 24px auto; padding: 0 20px; }
+main { max-width: 1080px; margin: 24px auto; padding: 0 20px; }
 h1 { font-size: 1.6rem; margin: 0 0 16px; }
 h2 { font-size: 1.15rem; margin: 0 0 12px; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 20px; margin-bottom: 20px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 20px; margin-bottom: 20px; overflow-x: auto; }
 .muted { color: var(--muted); }
 .tabs { display: flex; gap: 6px; margin-bottom: 18px; flex-wrap: wrap; }
 .tabs a { padding: 6px 14px; border-radius: 999px; text-decoration: none; color: var(--ink); border: 1px solid var(--line); background: #fff; }
@@ -34,7 +34,9 @@ form.inline { display: inline; margin: 0; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 9px 8px; border-bottom: 1px solid var(--line); vertical-align: middle; }
 th { font-size: .85rem; color: var(--muted); font-weight: 600; }
-td.actions { white-space: nowrap; text-align: right; }
+td.actions { text-align: right; }
+td.actions form { display: inline-block; margin: 2px 0; }
+td.time { white-space: nowrap; }
 td.actions form + form { margin-left: 6px; }
 .status { font-size: .85rem; padding: 2px 8px; border-radius: 999px; border: 1px solid var(--line); }
 .status.active, .status.approved { color: var(--ok); border-color: var(--ok); }
