@@ -15,7 +15,7 @@ import { controlSocketPath } from './control-client.js';
 import type { ControlRequest } from './control-protocol.js';
 import { type ControlServer, ControlRequestError, startControlServer } from './control-server.js';
 import { type ConnectResult, ConnectTimeoutError, connectSession } from './connect-session.js';
-import { type NetworkWatcher, watchNetwork } from './network-watcher.js';
+import { type NetworkChange, type NetworkWatcher, watchNetwork } from './network-watcher.js';
 import { type PingResult, pingOverOverlay } from './ping-probe.js';
 import { type NodeStatus, buildStatusSnapshot } from './status-snapshot.js';
 
@@ -105,7 +105,7 @@ export class NodeHost {
       lastVisible = now;
       return changed;
     };
-    host.watcher = watchNetwork(refreshVisible, () => host?.networkChanged(), log, options.networkPollMs);
+    host.watcher = watchNetwork(refreshVisible, (why) => host?.networkChanged(why), log, options.networkPollMs);
     log.info('node started', {
       peer: addressToHex(node.address),
       endpoint: transport.localEndpoint,
@@ -144,14 +144,15 @@ export class NodeHost {
   }
 
   /**
-   * The host's addresses changed. The socket is bound to every address (0.0.0.0 / ::), so it
+   * The host's addresses changed, or it woke from sleep. The socket is bound to every address (0.0.0.0 / ::), so it
    * keeps working on the new ones and needs no rebinding; the overlay forgets what its peers
    * observed and probes them from the new address. (A node bound with --listen to one address
    * reports that address only, so it sees no change: it cannot move.)
    */
-  private networkChanged(): void {
+  private networkChanged(why: NetworkChange): void {
     const endpoints = this.transport.localEndpoints();
-    this.options.log.info('network changed; telling peers where this node is now', { endpoints: endpoints.join(',') || 'none' });
+    const what = why === 'wake' ? 'woke from sleep' : 'network changed';
+    this.options.log.info(`${what}; telling peers where this node is now`, { endpoints: endpoints.join(',') || 'none' });
     this.node.networkChanged();
   }
 
