@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EndpointBook } from '../../src/overlay/node/endpoint-book.js';
 import { RelayService, defaultRelayServiceInit } from '../../src/overlay/node/relay-service.js';
-import { natReason, rankRelays } from '../../src/overlay/node/relay-paths.js';
+import { natReason, rankRelays } from '../../src/overlay/node/relay-choice.js';
 import { NodeTransport, relayOf, relayPath } from '../../src/overlay/node/node-transport.js';
 import { NatKind, type NeighbourInfo } from '../../src/overlay/wire/messages.js';
 import type { DatagramTransport, Endpoint } from '../../src/overlay/transport.js';

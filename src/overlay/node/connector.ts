@@ -5,7 +5,8 @@ import { ConnectPurpose, NatKind, type PeerRecord, type RoutedBody, RouteMode } 
 import { ConnectionFlag } from './connection-table.js';
 import type { NodeContext } from './node-context.js';
 import { relayOf } from './node-transport.js';
-import { type RelayPaths, directHopeless, natReason } from './relay-paths.js';
+import type { RelayPaths } from './relay-paths.js';
+import { directHopeless, natReason } from './relay-choice.js';
 import type { RingMaintenance } from './ring-maintenance.js';
 import type { Shortcuts } from './shortcuts.js';
 

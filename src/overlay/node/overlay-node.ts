@@ -19,7 +19,8 @@ import { Connector } from './connector.js';
 import { EndpointBook } from './endpoint-book.js';
 import { NodeTransport, relayOf } from './node-transport.js';
 import { RelayService, type RelayServiceInit, defaultRelayServiceInit } from './relay-service.js';
-import { PUNCHED_LIVENESS, RELAYED_LIVENESS, RelayPaths, type PathState, type RelayStrategy } from './relay-paths.js';
+import type { RelayStrategy } from './relay-choice.js';
+import { PUNCHED_LIVENESS, RELAYED_LIVENESS, RelayPaths, type PathState } from './relay-paths.js';
 import { RingMaintenance, type RingMaintenanceInit, defaultRingMaintenanceInit } from './ring-maintenance.js';
 import { Shortcuts, type ShortcutInit, defaultShortcutInit } from './shortcuts.js';
 
@@ -652,19 +653,6 @@ export class OverlayNode {
         return;
     }
   }
-
-
-
-
-
-
-
-
-
-
-
-
-
 
   private disconnect(address: Address, reason: string): void {
     const gone = this.table.remove(address);

@@ -1,4 +1,4 @@
-import type { RelayStrategy } from '../node/relay-paths.js';
+import type { RelayStrategy } from '../node/relay-choice.js';
 import type { NatPreset } from './sim-network.js';
 import { SimOverlay, type SimNode } from './sim-overlay.js';
 
