@@ -37,6 +37,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/ioctl.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -50,6 +51,12 @@
 #define FP_SLOTS 64
 #define FP_BATCH 64
 #define FP_BUF 2048
+/* Datagrams per recvmmsg; each buffer holds the largest datagram, or a coalesced run of them (UDP_GRO). */
+#define FP_RBATCH 16
+#define FP_RBUF 65536
+/* UDP GSO: at most this many datagrams per send (the kernel's UDP_MAX_SEGMENTS is 64) and bytes in all. */
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
 #define DATA_HEADER 14
 #define TAG 16
 #define INNER_PREFIX 3 /* content type PAYLOAD, overlay wire version, DATAGRAM */
@@ -92,11 +99,20 @@ typedef struct {
   struct sockaddr_in out_addr[FP_BATCH];
   uint8_t out_buf[FP_BATCH][FP_BUF];
   unsigned out_count;
-  /* inbound batch */
-  struct mmsghdr in_msgs[FP_BATCH];
-  struct iovec in_iov[FP_BATCH];
-  struct sockaddr_in in_addr[FP_BATCH];
-  uint8_t in_buf[FP_BATCH][FP_BUF];
+  /* outbound as UDP GSO sends: runs of same-size datagrams to one endpoint, one sendmsg each */
+  int udp_gso;
+  struct mmsghdr gso_msgs[FP_BATCH];
+  struct iovec gso_iov[FP_BATCH];
+  uint8_t gso_cmsg[FP_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+  /* inbound batch (UDP_GRO on the socket: a buffer may hold a run of datagrams of one size) */
+  int udp_gro;
+  struct mmsghdr in_msgs[FP_RBATCH];
+  struct iovec in_iov[FP_RBATCH];
+  struct sockaddr_in in_addr[FP_RBATCH];
+  uint8_t in_cmsg[FP_RBATCH][CMSG_SPACE(sizeof(int))];
+  uint8_t in_buf[FP_RBATCH][FP_RBUF];
+  uint8_t js_data[FP_RBATCH * FP_RBUF];
+  uint32_t js_len[FP_RBATCH * GSO_MAX_SEGS], js_addr[FP_RBATCH * GSO_MAX_SEGS * 2];
   uint8_t frame[FP_BUF + 64]; /* virtio_net_hdr, Ethernet header, IPv4 packet */
   /* receive offload (GRO): consecutive TCP segments of one flow from one recvmmsg batch become one write */
   uint8_t gro[TAP_VNET_HDR_BYTES + 14 + 65536];
@@ -225,13 +241,15 @@ static int replay_commit(fp_slot *s, double counter) {
 
 /* ----- outbound ----- */
 
-static void flush_out(void) {
-  if (fp == NULL || fp->out_count == 0) return;
+/* Sends msgs[0..count) with sendmmsg; a message the kernel refuses is dropped (counted) and the rest go on. */
+static int send_all(struct mmsghdr *msgs, unsigned count) {
   unsigned sent = 0;
-  while (sent < fp->out_count) {
-    int n = sendmmsg(fp->udp_fd, fp->out_msgs + sent, fp->out_count - sent, 0);
+  int refused_gso = 0;
+  while (sent < count) {
+    int n = sendmmsg(fp->udp_fd, msgs + sent, count - sent, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (fp->udp_gso && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP) && msgs[sent].msg_hdr.msg_controllen > 0) refused_gso = 1;
       /* EAGAIN (socket buffer full) or an ICMP error of an earlier send: drop this one, go on. */
       fp->send_errors++;
       sent++;
@@ -239,8 +257,50 @@ static void flush_out(void) {
     }
     sent += (unsigned)n;
   }
-  fp->send_batches++;
+  return refused_gso;
+}
+
+static void flush_out(void) {
+  if (fp == NULL || fp->out_count == 0) return;
+  unsigned count = fp->out_count;
   fp->out_count = 0;
+  fp->send_batches++;
+  if (!fp->udp_gso) {
+    send_all(fp->out_msgs, count);
+    return;
+  }
+  /* Runs of datagrams to one endpoint, all of the first one's size but the last (which may be shorter). */
+  unsigned groups = 0;
+  for (unsigned i = 0; i < count;) {
+    size_t size = fp->out_iov[i].iov_len;
+    unsigned j = i + 1;
+    size_t bytes = size;
+    while (j < count && j - i < GSO_MAX_SEGS && fp->out_iov[j].iov_len <= size && bytes + fp->out_iov[j].iov_len <= GSO_MAX_BYTES &&
+           fp->out_addr[j].sin_addr.s_addr == fp->out_addr[i].sin_addr.s_addr && fp->out_addr[j].sin_port == fp->out_addr[i].sin_port) {
+      bytes += fp->out_iov[j].iov_len;
+      j++;
+      if (fp->out_iov[j - 1].iov_len < size) break;
+    }
+    struct msghdr *m = &fp->gso_msgs[groups].msg_hdr;
+    memset(m, 0, sizeof *m);
+    m->msg_name = &fp->out_addr[i];
+    m->msg_namelen = sizeof(struct sockaddr_in);
+    m->msg_iov = &fp->out_iov[i];
+    m->msg_iovlen = j - i;
+    if (j - i > 1) {
+      m->msg_control = fp->gso_cmsg[groups];
+      m->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      struct cmsghdr *c = CMSG_FIRSTHDR(m);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = (uint16_t)size;
+      memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    }
+    groups++;
+    i = j;
+  }
+  if (send_all(fp->gso_msgs, groups)) fp->udp_gso = 0; /* this kernel or path refuses UDP GSO: plain sends from now on */
 }
 
 void fp_flush(void) { flush_out(); }
@@ -483,42 +543,56 @@ static void call_js(uint8_t *data, size_t used, uint32_t *lengths, uint32_t *add
 
 static void on_udp_readable(uv_poll_t *handle, int status, int events) {
   if (fp == NULL || !fp->started) return;
-  for (int round = 0; round < 4; round++) {
-    for (int i = 0; i < FP_BATCH; i++) {
+  for (int round = 0; round < 8; round++) {
+    for (int i = 0; i < FP_RBATCH; i++) {
       fp->in_iov[i].iov_base = fp->in_buf[i];
-      fp->in_iov[i].iov_len = FP_BUF;
+      fp->in_iov[i].iov_len = FP_RBUF;
       memset(&fp->in_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
       fp->in_msgs[i].msg_hdr.msg_name = &fp->in_addr[i];
       fp->in_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
       fp->in_msgs[i].msg_hdr.msg_iov = &fp->in_iov[i];
       fp->in_msgs[i].msg_hdr.msg_iovlen = 1;
+      fp->in_msgs[i].msg_hdr.msg_control = fp->in_cmsg[i];
+      fp->in_msgs[i].msg_hdr.msg_controllen = sizeof fp->in_cmsg[i];
     }
-    int n = recvmmsg(fp->udp_fd, fp->in_msgs, FP_BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(fp->udp_fd, fp->in_msgs, FP_RBATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) return;
     fp->recv_batches++;
-    /* The ones JS must see, compacted in place at the front of in_buf's first slots' memory. */
-    static uint8_t js_data[FP_BATCH * FP_BUF];
-    static uint32_t js_len[FP_BATCH], js_addr[FP_BATCH * 2];
+    /* The datagrams JS must see, copied together for one call. */
     size_t used = 0;
     uint32_t count = 0;
     for (int i = 0; i < n; i++) {
-      int len = (int)fp->in_msgs[i].msg_len;
+      struct msghdr *m = &fp->in_msgs[i].msg_hdr;
+      size_t len = fp->in_msgs[i].msg_len;
       const struct sockaddr_in *from = &fp->in_addr[i];
-      if ((fp->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* larger than any datagram we accept here */
-      if (from->sin_family == AF_INET && inbound(fp->in_buf[i], len, from)) continue;
-      memcpy(js_data + used, fp->in_buf[i], (size_t)len);
-      used += (size_t)len;
-      js_len[count] = (uint32_t)len;
-      js_addr[2 * count] = ntohl(from->sin_addr.s_addr);
-      js_addr[2 * count + 1] = ntohs(from->sin_port);
-      count++;
+      if ((m->msg_flags & MSG_TRUNC) != 0) continue; /* larger than any UDP datagram: cannot happen */
+      size_t seg = len;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int v;
+          memcpy(&v, CMSG_DATA(c), sizeof v);
+          if (v > 0) seg = (size_t)v;
+        }
+      }
+      for (size_t off = 0; off < len; off += seg) {
+        size_t dlen = len - off < seg ? len - off : seg;
+        uint8_t *d = fp->in_buf[i] + off;
+        if (from->sin_family == AF_INET && dlen <= FP_BUF && inbound(d, (int)dlen, from)) continue;
+        if (count >= FP_RBATCH * GSO_MAX_SEGS) break;
+        memcpy(fp->js_data + used, d, dlen);
+        used += dlen;
+        fp->js_len[count] = (uint32_t)dlen;
+        fp->js_addr[2 * count] = ntohl(from->sin_addr.s_addr);
+        fp->js_addr[2 * count + 1] = ntohs(from->sin_port);
+        count++;
+      }
     }
     gro_flush();
     fp->in_to_js += count;
-    if (count > 0) call_js(js_data, used, js_len, js_addr, count);
+    if (count > 0) call_js(fp->js_data, used, fp->js_len, fp->js_addr, count);
     if (fp == NULL || !fp->started) return;
     flush_out(); /* JS may have answered: keep the order */
-    if (n < FP_BATCH) return;
+    if (n < FP_RBATCH) return;
   }
 }
 
@@ -612,6 +686,15 @@ static napi_value js_fp_start(napi_env env, napi_callback_info info) {
   uv_poll_start(&fp->poll, UV_READABLE, on_udp_readable);
   uv_unref((uv_handle_t *)&fp->poll); /* the node's own socket keeps the process alive */
   fp->started = 1;
+  /* UDP segmentation and receive offload on the node's socket (kernel 4.18 / 5.0); without them, one datagram per call. */
+  int one = 1;
+  fp->udp_gro = setsockopt(dup_fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+  fp->udp_gso = 1; /* turned off at the first refusal */
+  if (getenv("RINGVPN_NO_UDP_OFFLOAD") != NULL) {
+    int zero = 0;
+    setsockopt(dup_fd, SOL_UDP, UDP_GRO, &zero, sizeof zero);
+    fp->udp_gro = fp->udp_gso = 0;
+  }
   /* TCP segmentation offload: the host hands over 64 KiB bursts, cut here (vnet.c). Without it, plain frames. */
   fp->offload = ioctl(tap_fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0;
   return undefined_value(env);
@@ -631,6 +714,10 @@ static napi_value js_fp_stop(napi_env env, napi_callback_info info) {
   if (fp->callback) napi_delete_reference(env, fp->callback);
   if (fp->async) napi_async_destroy(env, fp->async);
   if (fp->offload) ioctl(fp->tap_fd, TUNSETOFFLOAD, 0UL);
+  if (fp->udp_gro) {
+    int zero = 0; /* node:dgram reads the socket again: one datagram per read */
+    setsockopt(fp->udp_fd, SOL_UDP, UDP_GRO, &zero, sizeof zero);
+  }
   fastpath *old = fp;
   fp = NULL;
   old->started = 0;
@@ -752,6 +839,8 @@ static napi_value js_fp_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "tapWriteDrops", fp->tap_write_drops);
   set_num(env, obj, "authFailed", fp->auth_failed);
   set_num(env, obj, "tso", fp->offload);
+  set_num(env, obj, "udpGso", fp->udp_gso);
+  set_num(env, obj, "udpGro", fp->udp_gro);
   set_num(env, obj, "groWrites", fp->gro_writes);
   set_num(env, obj, "groSegments", fp->gro_segments);
   return obj;
