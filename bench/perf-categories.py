@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Where a daemon's CPU time goes, by category, from `perf script -F comm,pid,tid,ip,sym,dso` output
+of a `perf record -a -g` run: AEAD, kernel UDP send/receive, TAP read/write, the addon's C code,
+V8. Used by bench/ringvpn-pair --perf. Usage: perf-categories.py PERF_SCRIPT_OUTPUT PID...
+"""
+import sys, re, collections
+pids = set(sys.argv[2:])
+cats = {p: collections.Counter() for p in pids}
+tot = collections.Counter()
+def classify(frames):
+    leaf = frames[0] if frames else ''
+    if re.search(r'ChaCha20|chacha|poly1305|Poly1305|EVP_|ossl_|CRYPTO_|OPENSSL_', leaf): return 'AEAD (OpenSSL ChaCha20-Poly1305)'
+    stack = ' '.join(frames)
+    kern = '[kernel' in leaf
+    if kern:
+        if re.search(r'__sys_sendmmsg|__sys_sendmsg|udp_sendmsg', stack): return 'kernel: UDP send (sendmmsg, incl. veth + far side softirq)'
+        if re.search(r'do_recvmmsg|__sys_recvmmsg|udp_recvmsg', stack): return 'kernel: UDP receive (recvmmsg)'
+        if re.search(r'tun_chr_read_iter|tun_do_read', stack): return 'kernel: TAP read'
+        if re.search(r'tun_get_user|tun_chr_write_iter', stack): return 'kernel: TAP write (incl. host TCP receive)'
+        if re.search(r'do_epoll_wait|ep_poll', stack): return 'kernel: epoll wait / wake-up'
+        if re.search(r'schedule|finish_task_switch', stack): return 'kernel: scheduling'
+        return 'kernel: other (softirq, timers, page faults)'
+    if 'tap.node' in leaf:
+        if 'vnet_sum' in leaf: return 'C: checksums of TSO segments'
+        return 'C: addon code (parsing, batching, GRO/TSO)'
+    if 'memmove' in leaf or 'memcpy' in leaf: return 'libc memcpy'
+    if re.search(r'Builtins_|v8::|\(node\)|node::|JS:|\.mjs|LazyCompile|Interpreter', leaf): return 'V8 / JavaScript / GC'
+    return 'other user space (' + leaf.split()[-1][:30] + ')'
+cur_pid=None; frames=[]
+def flush():
+    if cur_pid in pids:
+        c = classify(frames); cats[cur_pid][c]+=1; tot[cur_pid]+=1
+for line in open(sys.argv[1], errors='replace'):
+    if line and not line[0].isspace() and line.strip():
+        flush(); frames=[]
+        m = re.match(r'\S+\s+(\d+)/(\d+)', line) or re.match(r'\S+\s+(\d+)', line)
+        cur_pid = m.group(1) if m else None
+    elif line.strip():
+        parts=line.strip().split(None,1)
+        frames.append(parts[1] if len(parts)>1 else parts[0])
+flush()
+for p in sys.argv[2:]:
+    print(f'== pid {p}: {tot[p]} samples')
+    for c,n in cats[p].most_common(): print(f'  {100*n/tot[p]:5.1f} %  {c}')
