@@ -12,8 +12,8 @@ import type { NatPreset, SimNat } from '../../src/overlay/sim/sim-network.js';
  */
 const SECOND = 1000;
 
-async function publicCore(seed: string): Promise<SimOverlay> {
-  const sim = await SimOverlay.create({ seed });
+async function publicCore(seed: string, lossRate = 0): Promise<SimOverlay> {
+  const sim = await SimOverlay.create({ seed, lossRate });
   for (let i = 0; i < 10; i++) {
     sim.spawn();
     sim.queue.runUntil(sim.now + 2 * SECOND);
@@ -30,8 +30,8 @@ interface Pair {
   natB: SimNat;
 }
 
-async function directPair(seed: string, preset: NatPreset): Promise<Pair> {
-  const sim = await publicCore(seed);
+async function directPair(seed: string, preset: NatPreset, lossRate = 0): Promise<Pair> {
+  const sim = await publicCore(seed, lossRate);
   const natA = sim.network.createNat(preset);
   const natB = sim.network.createNat(preset);
   const a = sim.spawn({ behind: natA });
@@ -85,19 +85,21 @@ test('a NAT in front of one side of a direct session restarts with a new public 
   stopAll(p.sim);
 });
 
-test('a host behind a NAT moves to another network: its direct peer behind a NAT reaches it again within 10 s', async () => {
-  const p = await directPair('heal-move', 'linux');
+for (const loss of [0, 0.05]) {
+  test(`a host behind a NAT moves to another network: its direct peer behind a NAT reaches it again within 10 s (${loss * 100} % packet loss)`, async () => {
+  const p = await directPair(`heal-move-${loss}`, 'linux', loss);
   const office = p.sim.network.createNat('linux');
   office.attach(p.a.host);
   p.a.node.networkChanged();
   const healed = untilSessionCarries(p, 10 * SECOND);
   assert.ok(healed !== null, `session still broken 10 s after the move: ${p.a.node.pathOf(p.b.node.address)?.reason}`);
-  process.stderr.write(`  move: session carries again after ${healed} ms, ${p.a.node.pathOf(p.b.node.address)?.reason}\n`);
+  process.stderr.write(`  move (loss ${loss}): session carries again after ${healed} ms, ${p.a.node.pathOf(p.b.node.address)?.reason}\n`);
   p.sim.queue.runUntil(p.sim.now + 150 * SECOND);
   assert.equal(p.a.node.pathOf(p.b.node.address)?.path, 'direct', p.a.node.pathOf(p.b.node.address)?.reason);
   assert.ok(untilSessionCarries(p, 3 * SECOND) !== null, 'the direct path carries');
   stopAll(p.sim);
-});
+  });
+}
 
 test('a first punch spoiled by a probe that reached the far NAT first: relayed at once, direct once the NATs forgot it', async () => {
   const sim = await publicCore('heal-spoiled');

@@ -35,6 +35,9 @@ const RESERVES = 2;
  */
 const UPGRADE_INTERVAL_MS = 45_000;
 const PATH_REQUEST_TIMEOUT_MS = 5_000;
+/** A path request for a session whose direct path broke is sent again after this long, this many times at most. */
+const FALLBACK_RETRY_MS = 1_500;
+const FALLBACK_RETRIES = 3;
 /** Plans and requests in flight, at most. */
 const MAX_PLANS = 256;
 const MAX_TOKENS = 256;
@@ -65,6 +68,7 @@ interface Waiting {
   neighbours: NeighbourInfo[];
   sentAt: number;
   reason: string;
+  retries: number;
 }
 
 /**
@@ -254,7 +258,15 @@ export class RelayPaths {
   tick(): void {
     const now = this.ctx.clock.now();
     for (const [token, w] of this.waiting) {
-      if (now - w.sentAt <= PATH_REQUEST_TIMEOUT_MS) continue;
+      const age = now - w.sentAt;
+      if (age > FALLBACK_RETRY_MS && w.retries < FALLBACK_RETRIES && this.fallingBack.has(w.peer.address)) {
+        // A session without a working path: ask again soon (the request or its answer may have
+        // crossed a link that has not followed a move yet).
+        this.waiting.delete(token);
+        this.sendPathRequest(w.peer, w.reason, w.via, w.retries + 1);
+        continue;
+      }
+      if (age <= PATH_REQUEST_TIMEOUT_MS) continue;
       this.waiting.delete(token);
       this.ctx.log.debug('path request unanswered', { peer: shortAddress(w.peer.address), via: w.via === undefined ? null : shortAddress(w.via) });
     }
@@ -355,13 +367,13 @@ export class RelayPaths {
   }
 
   /** `via`: a node linked with the peer, for a peer greedy routing cannot reach from here (see NodeContext.connectTo). */
-  private sendPathRequest(peer: PeerRecord, reason: string, via?: Address): void {
+  private sendPathRequest(peer: PeerRecord, reason: string, via?: Address, retries = 0): void {
     if (this.waiting.size >= MAX_TOKENS) return;
     const plan = this.plans.get(peer.address);
     if (plan !== undefined) plan.attempts++;
     const token = this.nextToken++ >>> 0;
     const neighbours = this.neighbourInfos(peer.address);
-    this.waiting.set(token, { peer, via, neighbours, sentAt: this.ctx.clock.now(), reason });
+    this.waiting.set(token, { peer, via, neighbours, sentAt: this.ctx.clock.now(), reason, retries });
     this.stats.pathRequests++;
     this.ctx.log.debug('path request', { peer: shortAddress(peer.address), via: via === undefined ? null : shortAddress(via), reason });
     const body = { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() ?? via ?? null } as const;
