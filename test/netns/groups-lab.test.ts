@@ -164,7 +164,7 @@ describe('groups in the network-namespace lab', { skip: unavailable ?? false }, 
     assert.ok(refused > 0, 'the banned member\'s handshakes were refused');
     // The two remaining members still talk.
     const ping = await lab.cli(m1, ['ping', m2.address, '-c', '1']);
-    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.equal(ping.code, 0, `${ping.stdout}${ping.stderr}\n${lab.logs()}`);
   });
 
   test('nodes presenting another group\'s, an expired or a forged certificate are refused; a valid one gets in', async () => {
