@@ -18,6 +18,7 @@ import { readDataCounter } from '../../src/overlay/links/packet-codec.js';
 import { ReplayWindow } from '../../src/overlay/links/replay-window.js';
 import { OpenFailure, Session } from '../../src/overlay/links/session.js';
 import { type TapAddon, loadTapAddon } from '../../src/vpn/tap-addon.js';
+import { linkUp, makePair, utf8 } from '../helpers/link-test-net.js';
 
 let addon: TapAddon | null = null;
 before(async () => {
@@ -333,4 +334,39 @@ test('fuzz: random and mutated TAP reads never crash the splitter and never yiel
     const bytes = frames.reduce((n, f) => n + f.length, 0);
     assert.ok(frames.length <= 200 && bytes <= r.length + frames.length * 140, `read ${i}`);
   }
+});
+
+test('the link layer offloads only confirmed direct sessions, refreshes liveness, and tells of path changes and rekeys', () => {
+  const { clock, net, a, b } = makePair();
+  const events: string[] = [];
+  const hook = { changed: () => events.push('changed'), released: () => events.push('released') };
+  const memory = new Uint8Array(OFFLOAD_MEMORY_BYTES);
+  const cells = new Float64Array(memory.buffer, 0, 8);
+  assert.equal(a.layer.offload?.(b.address, memory, hook), null, 'no link yet');
+  linkUp(clock, a, b);
+  const state = a.layer.offload?.(b.address, memory, hook);
+  assert.ok(state);
+  assert.equal(state.endpoint, b.endpoint);
+  // Packets the native path took count as traffic for the link's liveness.
+  const later = clock.now() + 25_000;
+  clock.advance(25_000);
+  cells[OffloadCell.LAST_RECEIVED_AT] = later;
+  a.layer.offload?.(b.address, memory, hook);
+  assert.equal(a.layer.get(b.address)?.lastReceivedAt, later);
+  // A payload sent by the JS path uses the shared counter and still arrives.
+  cells[OffloadCell.SEND_COUNTER] = (cells[OffloadCell.SEND_COUNTER] as number) + 100;
+  assert.ok(a.layer.send(b.address, utf8('after native packets')));
+  clock.advance(50);
+  assert.deepEqual(b.messagesFrom(a.address).slice(-1), ['after native packets']);
+  // A relay takes over: told at once, and a relayed path is not offloaded.
+  events.length = 0;
+  a.layer.redirect(b.address, `relay:${'1'.repeat(40)}:${'2'.repeat(40)}`);
+  assert.deepEqual(events, ['changed']);
+  assert.equal(a.layer.offload?.(b.address, memory, hook), null);
+  a.layer.redirect(b.address, b.endpoint);
+  // The link goes down: released.
+  events.length = 0;
+  a.layer.close(b.address, 'test');
+  assert.deepEqual(events, ['released']);
+  void net;
 });

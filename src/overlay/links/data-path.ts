@@ -162,6 +162,7 @@ export class DataPath {
       // Roaming: the newest authenticated packet says where the peer is now.
       ctx.log.info('peer moved', { peer: shortAddress(link.peer), endpoint: from });
       link.endpoint = from;
+      link.current.offloadChanged();
       ctx.emit({ kind: 'moved', peer: link.peer, endpoint: from });
       if (ctx.table.links.get(link.peer) !== link) return;
     }

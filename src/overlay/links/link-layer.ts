@@ -124,6 +124,7 @@ class LinkLayerImpl implements InspectableLinkLayer {
     if (link === undefined || this.stopped || link.endpoint === endpoint) return;
     this.ctx.log.info('path changed', { peer: shortAddress(peer), endpoint });
     link.endpoint = endpoint;
+    link.current.offloadChanged();
   }
 
   send(peer: Address, payload: Uint8Array): boolean {

@@ -149,6 +149,11 @@ export class Session {
     };
   }
 
+  /** Something the native data path holds changed outside the session (the link's endpoint): install it again. */
+  offloadChanged(): void {
+    this.offloadHook?.changed();
+  }
+
   /** Takes the counter and replay window back from the native data path and tells it (if `notify`). */
   releaseOffload(notify = true): void {
     const hook = this.offloadHook;
