@@ -79,6 +79,22 @@ test('create a group, ask to join on the web, approve, see the member, ban them'
   await visitor.page.getByText('removed', { exact: true }).waitFor();
   await visitor.page.getByText('an admin has since removed the membership').waitFor();
 
+  // A second admin: a one-time link on the Admins tab.
+  await admin.page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Admins' }).click();
+  await admin.page.getByRole('button', { name: 'Make an admin invitation link' }).click();
+  const adminLink = ((await admin.page.getByLabel('Admin invitation link').textContent()) ?? '').trim();
+  assert.match(adminLink, /\/admin-invite\/[A-Za-z0-9_-]{32}$/);
+  await screenshot(admin.page, '09-admins');
+  const secondContext = await newPerson(browser);
+  const second = await secondContext.newPage();
+  await second.goto(adminLink);
+  await second.getByLabel('Your admin user name').fill('bodil');
+  await second.getByLabel('Your e-mail').fill('bodil@example.org');
+  await second.getByLabel('Password').fill('another admin password');
+  await second.getByRole('button', { name: 'Become an admin' }).click();
+  await second.getByRole('heading', { name: 'Invitation' }).waitFor();
+  await secondContext.close();
+
   // Automatic signing: once saved, a request from the web page is approved at once, without the queue.
   await admin.setAutomaticSigning(true);
   assert.ok(await admin.page.getByLabel('Sign certificates automatically').isChecked());

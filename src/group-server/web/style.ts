@@ -45,7 +45,7 @@ td.actions form + form { margin-left: 6px; }
 .notice { padding: 12px 16px; border-radius: 8px; margin-bottom: 16px; border: 1px solid; }
 .notice.error { background: #fdecea; border-color: #f5c2bd; color: #8a1f14; }
 .notice.info { background: #eaf2fe; border-color: #bcd3f7; color: #1b4a94; }
-code.secret, code.link { display: block; padding: 10px 12px; background: #f0f2f6; border-radius: 6px; word-break: break-all; font-size: .9rem; }
+code.secret, code.link { display: block; margin: 0 0 12px; padding: 10px 12px; background: #f0f2f6; border-radius: 6px; word-break: break-all; font-size: .9rem; }
 .invite { display: grid; grid-template-columns: minmax(0, 1fr) 220px; gap: 24px; align-items: start; }
 .invite .qr svg { width: 220px; height: 220px; background: #fff; display: block; }
 .invite a, .break { word-break: break-all; }
