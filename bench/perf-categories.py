@@ -4,7 +4,14 @@ of a `perf record -a -g` run: AEAD, kernel UDP send/receive, TAP read/write, the
 V8. Used by bench/ringvpn-pair --perf. Usage: perf-categories.py PERF_SCRIPT_OUTPUT PID...
 """
 import sys, re, collections
-pids = set(sys.argv[2:])
+# --seconds S --hz H: also print each daemon's share of one core over the S sampled seconds.
+args = sys.argv[2:]
+seconds = hz = None
+if '--seconds' in args:
+    i = args.index('--seconds'); seconds = float(args[i + 1]); del args[i:i + 2]
+if '--hz' in args:
+    i = args.index('--hz'); hz = float(args[i + 1]); del args[i:i + 2]
+pids = set(args)
 cats = {p: collections.Counter() for p in pids}
 tot = collections.Counter()
 def classify(frames):
@@ -39,6 +46,7 @@ for line in open(sys.argv[1], errors='replace'):
         parts=line.strip().split(None,1)
         frames.append(parts[1] if len(parts)>1 else parts[0])
 flush()
-for p in sys.argv[2:]:
-    print(f'== pid {p}: {tot[p]} samples')
+for p in args:
+    share = f', {100 * tot[p] / (seconds * hz):.0f} % of one core' if seconds and hz else ''
+    print(f'== pid {p}: {tot[p]} samples{share}')
     for c,n in cats[p].most_common(): print(f'  {100*n/tot[p]:5.1f} %  {c}')
