@@ -8,13 +8,13 @@ import type { Logger } from '../log.js';
 import type { Random } from '../random.js';
 import type { DatagramTransport, Endpoint } from '../transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
-import { NatKind, type OverlayMessage, type PeerRecord, type RoutedBody, RouteMode, type RoutedMessage } from '../wire/messages.js';
+import { NatKind, type OverlayMessage, type PeerRecord, RouteMode, type RoutedMessage } from '../wire/messages.js';
 import { Broadcast, type BroadcastHandler, defaultBroadcastInit } from './broadcast.js';
 import { ConnectionFlag, ConnectionTable } from './connection-table.js';
 import { DhtService, defaultDhtInit, type DhtInit } from './dht-service.js';
-import type { NodeContext, RouteOptions } from './node-context.js';
+import type { NodeContext } from './node-context.js';
 import { RoutedPending } from './routed-pending.js';
-import { decideRoute } from './router.js';
+import { RoutedForwarding } from './routed-forwarding.js';
 import { Connector } from './connector.js';
 import { EndpointBook } from './endpoint-book.js';
 import { NodeTransport, relayOf } from './node-transport.js';
@@ -86,8 +86,6 @@ const MAX_CONNECTIONS = 160;
 const FAST_NEAR_LIVENESS = { keepaliveIdleMs: 500, deadAfterMs: 2_000 } as const;
 const CHURN_LIVENESS = { keepaliveIdleMs: 5_000, deadAfterMs: 12_000 } as const;
 const CHURN_MEMORY_MS = 30 * 60_000;
-/** Silence beyond a link's keepalive interval after which routing avoids it under churn (a keepalive round trip is at most ~1 s). */
-const SUSPECT_GRACE_MS = 1_500;
 
 const LIVENESS = { default: null, near: FAST_NEAR_LIVENESS, churn: CHURN_LIVENESS, relayed: RELAYED_LIVENESS, punched: PUNCHED_LIVENESS } as const;
 
@@ -116,7 +114,7 @@ export class OverlayNode {
   readonly relayPaths: RelayPaths;
   readonly stats: NodeStats = { messagesIn: 0, messagesOut: 0, decodeErrors: 0, routedForwarded: 0, routedDelivered: 0, routedDropped: 0, sentByKind: {} };
   private readonly ctx: NodeContext;
-  private readonly routeTtl: number;
+  private readonly forwarding: RoutedForwarding;
   private readonly defaultKeepaliveMs: number;
   private readonly pings: RoutedPending<{ rttMs: number; hops: number }>;
   private readonly crawls: RoutedPending<{ left: PeerRecord[]; right: PeerRecord[] }>;
@@ -142,7 +140,6 @@ export class OverlayNode {
     const { clock, random, identity, log } = components;
     this.address = identity.address;
     this.networkId = Uint8Array.from(init.networkId);
-    this.routeTtl = init.routeTtl ?? 64;
     this.defaultKeepaliveMs = init.link?.keepaliveIdleMs ?? 20_000;
     this.table = new ConnectionTable(identity.address);
     this.nodeTransport = new NodeTransport(components.transport, (relay, to, bytes) => {
@@ -171,7 +168,7 @@ export class OverlayNode {
       selfRecord: () => this.selfRecord(),
       peerRecord: (a) => this.peerRecord(a),
       sendDirect: (peer, message) => this.sendDirect(peer, message),
-      route: (destination, body, options) => this.route(destination, body, options),
+      route: (destination, body, options) => this.forwarding.route(destination, body, options),
       connectTo: (record, reason, via) => this.connector.connectTo(record, reason, via),
       disconnect: (a, reason) => this.disconnect(a, reason),
       returnVia: () => this.connector.returnVia(),
@@ -204,6 +201,19 @@ export class OverlayNode {
       useRelays: init.useRelays ?? true,
       relaysBusy: () => this.ensurePathTick(),
       running: () => this.running,
+    });
+    this.forwarding = new RoutedForwarding({
+      self: this.address,
+      clock,
+      table: this.table,
+      links: this.links,
+      routeTtl: init.routeTtl ?? 64,
+      stats: this.stats,
+      seesChurn: () => this.churnActive(clock.now()),
+      keepaliveIdleMs: (c) => LIVENESS[c.liveness]?.keepaliveIdleMs ?? this.defaultKeepaliveMs,
+      avoidsDirect: (peer) => this.relayPaths.avoidsDirect(peer),
+      sendDirect: (peer, message) => this.sendDirect(peer, message),
+      deliver: (m) => this.deliver(m),
     });
     this.pings = new RoutedPending(clock, 256);
     this.crawls = new RoutedPending(clock, 256);
@@ -330,21 +340,21 @@ export class OverlayNode {
   }
 
   sendApp(destination: Address, channel: number, data: Uint8Array): void {
-    this.route(destination, { type: 'app', channel, data }, { mode: RouteMode.EXACT });
+    this.forwarding.route(destination, { type: 'app', channel, data }, { mode: RouteMode.EXACT });
   }
 
   /** Authenticated round trip over the overlay to the node at `destination`; null on timeout. */
   ping(destination: Address, timeoutMs: number, callback: (r: { rttMs: number; hops: number } | null) => void): void {
     const id = this.pings.add(timeoutMs, callback);
     if (id === null) return callback(null);
-    this.route(destination, { type: 'ping', id, sentAt: this.ctx.clock.now() }, { mode: RouteMode.EXACT });
+    this.forwarding.route(destination, { type: 'ping', id, sentAt: this.ctx.clock.now() }, { mode: RouteMode.EXACT });
   }
 
   /** Ask the node at `destination` for its neighbour lists. */
   crawl(destination: Address, timeoutMs: number, callback: (r: { left: PeerRecord[]; right: PeerRecord[] } | null) => void): void {
     const id = this.crawls.add(timeoutMs, callback);
     if (id === null) return callback(null);
-    this.route(destination, { type: 'crawl-request', id }, { mode: RouteMode.EXACT });
+    this.forwarding.route(destination, { type: 'crawl-request', id }, { mode: RouteMode.EXACT });
   }
 
   private onLinkEvent(e: LinkEvent): void {
@@ -435,7 +445,7 @@ export class OverlayNode {
         return;
       }
       case 'routed':
-        this.forwardRouted(m, from);
+        this.forwarding.forward(m, from);
         return;
       case 'dht-replicate':
         if (this.table.has(from)) this.dht.onReplicate(m.records);
@@ -538,85 +548,6 @@ export class OverlayNode {
     return this.links.send(peer, encodeMessage(message));
   }
 
-  private route(destination: Address, body: RoutedBody, options: RouteOptions): void {
-    const message: RoutedMessage = {
-      kind: 'routed',
-      source: this.address,
-      destination,
-      mode: options.mode,
-      excludeSource: options.excludeSource ?? false,
-      ttl: this.routeTtl,
-      hops: 0,
-      forwardTo: options.forwardTo ?? null,
-      body,
-    };
-    if (options.firstHop !== undefined && this.table.has(options.firstHop)) {
-      this.sendRouted(options.firstHop, message);
-      return;
-    }
-    this.forwardRouted(message, null);
-  }
-
-  private forwardRouted(m: RoutedMessage, cameFrom: Address | null): void {
-    if (m.forwardTo === this.address || (m.mode === RouteMode.EXACT && m.destination === this.address)) {
-      this.deliver(m);
-      return;
-    }
-    // A peer whose direct path broke is reached around it (through nodes linked with it) until a relay carries the link.
-    const avoid = this.table.has(m.destination) && this.relayPaths.avoidsDirect(m.destination) ? m.destination : null;
-    if (m.mode === RouteMode.EXACT && this.table.has(m.destination) && avoid === null) {
-      this.sendRouted(m.destination, m);
-      return;
-    }
-    const structured = this.routeCandidates();
-    let candidates = structured.length > 0 ? structured : [...this.table.all()].map((c) => c.address);
-    if (avoid !== null) candidates = candidates.filter((c) => c !== avoid);
-    // Around an avoided peer, the nearest other connection takes the message even when it is farther than this node.
-    const excluded = avoid !== null ? this.address : m.excludeSource ? m.source : null;
-    const decision = decideRoute(this.address, candidates, m.destination, m.mode, excluded, cameFrom);
-    if (decision.action === 'deliver') {
-      if (m.forwardTo !== null && this.table.has(m.forwardTo)) this.sendRouted(m.forwardTo, m);
-      else this.deliver(m);
-    } else if (decision.action === 'forward') {
-      this.sendRouted(decision.nextHop, m);
-    } else {
-      this.stats.routedDropped++;
-    }
-  }
-
-  /**
-   * Structured connections to route through. While this node sees churn, a link that has been
-   * silent for longer than its keepalive interval plus SUSPECT_GRACE_MS has missed a keepalive
-   * answer: its peer has probably crashed and the failure detector will say so soon. Routing
-   * around such suspects (when any other connection is left) keeps requests from vanishing into a
-   * dead hop during those seconds.
-   */
-  private routeCandidates(): readonly Address[] {
-    const structured = this.table.structured();
-    const now = this.ctx.clock.now();
-    if (now - this.lastFailureAt >= CHURN_MEMORY_MS && now - this.heardChurnAt >= CHURN_MEMORY_MS) return structured;
-    let healthy: Address[] | null = null;
-    for (let i = 0; i < structured.length; i++) {
-      const a = structured[i] as Address;
-      const c = this.table.get(a);
-      const link = this.links.get(a);
-      const idle = (c === undefined ? null : LIVENESS[c.liveness])?.keepaliveIdleMs ?? this.defaultKeepaliveMs;
-      const suspect = link === undefined || now - link.lastReceivedAt > idle + SUSPECT_GRACE_MS;
-      if (suspect && healthy === null) healthy = structured.slice(0, i) as Address[];
-      else if (!suspect && healthy !== null) healthy.push(a);
-    }
-    return healthy === null || healthy.length === 0 ? structured : healthy;
-  }
-
-  private sendRouted(next: Address, m: RoutedMessage): void {
-    if (m.ttl <= 0 || m.hops >= 255) {
-      this.stats.routedDropped++;
-      return;
-    }
-    if (m.source !== this.address) this.stats.routedForwarded++;
-    this.sendDirect(next, { ...m, ttl: m.ttl - 1, hops: m.hops + 1 });
-  }
-
   private deliver(m: RoutedMessage): void {
     this.stats.routedDelivered++;
     const body = m.body;
@@ -626,7 +557,7 @@ export class OverlayNode {
       case 'connect-reply':
         return this.connector.onConnectReply(body);
       case 'ping':
-        return this.route(m.source, { type: 'pong', id: body.id, sentAt: body.sentAt, requestHops: m.hops }, { mode: RouteMode.EXACT });
+        return this.forwarding.route(m.source, { type: 'pong', id: body.id, sentAt: body.sentAt, requestHops: m.hops }, { mode: RouteMode.EXACT });
       case 'pong':
         return this.pings.resolve(body.id, { rttMs: this.ctx.clock.now() - body.sentAt, hops: body.requestHops });
       case 'dht-request':
@@ -635,7 +566,7 @@ export class OverlayNode {
         return this.dht.onResponse(body.requestId, body.status, body.records);
       case 'crawl-request': {
         const { left, right } = this.ring.neighbourRecords(this.ctx.k + 1);
-        return this.route(m.source, { type: 'crawl-reply', id: body.id, left, right }, { mode: RouteMode.EXACT });
+        return this.forwarding.route(m.source, { type: 'crawl-reply', id: body.id, left, right }, { mode: RouteMode.EXACT });
       }
       case 'crawl-reply':
         return this.crawls.resolve(body.id, { left: body.left, right: body.right });
@@ -668,7 +599,7 @@ export class OverlayNode {
    */
   private applyLiveness(): void {
     const now = this.ctx.clock.now();
-    const churn = now - this.lastFailureAt < CHURN_MEMORY_MS || now - this.heardChurnAt < CHURN_MEMORY_MS;
+    const churn = this.churnActive(now);
     const selfNatted = this.endpoints.nat() !== NatKind.NONE;
     let punched = false;
     for (const c of this.table.all()) {
@@ -684,6 +615,11 @@ export class OverlayNode {
       this.links.setLiveness(c.address, LIVENESS[profile]);
     }
     if (punched) this.ensurePathTick();
+  }
+
+  /** This node saw a peer fail, or a neighbour said it sees churn, within CHURN_MEMORY_MS. */
+  private churnActive(now: number): boolean {
+    return now - this.lastFailureAt < CHURN_MEMORY_MS || now - this.heardChurnAt < CHURN_MEMORY_MS;
   }
 
   private expireMaps(): void {
