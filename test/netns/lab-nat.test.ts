@@ -122,13 +122,19 @@ describe('NAT traversal and relays in the lab', { skip: unavailable ?? false, co
       const c = await connect(a, b);
       log(`symmetric a0 -> b0: ${c.path} via ${short(c.via)} in ${c.ms} ms (${c.reason})`);
       assert.equal(c.path, 'relayed', c.reason);
-      const relay = publics.find((p) => p.address === c.via);
-      assert.ok(relay !== undefined, 'the relay is one of the public members');
+      assert.ok(publics.some((p) => p.address === c.via), 'the relay is one of the public members');
       const human = await lab.cli(a, ['ping', b.address, '-c', '3']);
       assert.equal(human.code, 0, human.stderr);
-      assert.match(human.stdout, new RegExp(`pong from ${b.address.slice(0, 12)} via relay ${relay.address.slice(0, 12)} \\(relayed\\)`));
+      // The session may have settled on another of the relays it set up (a reserve's handshake can finish later): any public member.
+      const shown = [...human.stdout.matchAll(new RegExp(`pong from ${b.address.slice(0, 12)} via relay ([0-9a-f]{12}) \\(relayed\\)`, 'g'))].map((x) => x[1]);
+      assert.equal(shown.length, 3, human.stdout);
+      assert.ok(shown.every((r) => publics.some((p) => p.address.startsWith(r as string))), human.stdout);
       const seen = await lab.waitForStatus(b, (s) => s.peers.some((p) => p.address === a.address && p.path === 'relayed'), 'see the relayed session', 5_000);
       log(`b0 sees a0: ${JSON.stringify(seen.peers.find((p) => p.address === a.address))}`);
+      // The relay that carries the session now is the one killed.
+      const carrying = (await peerOf(lab, a, b))?.via;
+      const relay = publics.find((p) => p.address === carrying);
+      assert.ok(relay !== undefined, `relayed through a public member: ${carrying}`);
 
       const killedAt = Date.now();
       await lab.killNode(relay, 'SIGKILL');
