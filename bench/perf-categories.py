@@ -30,7 +30,12 @@ def classify(frames):
     if 'tap.node' in leaf:
         if 'vnet_sum' in leaf: return 'C: checksums of TSO segments'
         return 'C: addon code (parsing, batching, GRO/TSO)'
+    if 'strcmp' in leaf and re.search(r'EVP_|ossl_|OSSL_', stack): return 'AEAD: OpenSSL EVP per-call overhead (parameter lookups)'
     if 'memmove' in leaf or 'memcpy' in leaf: return 'libc memcpy'
+    if re.search(r'libc_write|libc_read|\bread\b|\bwrite\b|writev|sendmmsg|recvmmsg|sendmsg|recvmsg|sendto|recvfrom|epoll_wait|epoll_pwait|syscall', leaf) and 'libc' in leaf:
+        return 'syscall entry/exit (libc stubs)'
+    if re.search(r'malloc|free|_int_', leaf) and 'libc' in leaf: return 'malloc / free'
+    if re.search(r'/tmp/perf-\d+\.map', leaf): return 'V8 JIT code (JavaScript, WASM AEAD)'
     if re.search(r'Builtins_|v8::|\(node\)|node::|JS:|\.mjs|LazyCompile|Interpreter', leaf): return 'V8 / JavaScript / GC'
     return 'other user space (' + leaf.split()[-1][:30] + ')'
 cur_pid=None; frames=[]
