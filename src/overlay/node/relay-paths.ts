@@ -284,7 +284,7 @@ export class RelayPaths {
       if (broken || ((relayGone || silent) && now - plan.lastSwitchAt > RELAY_SILENCE_MS)) {
         if (this.switchToRelay(plan, relay)) this.stats.failovers++;
       } else if (relay !== null && now >= plan.nextUpgradeAt && !directHopeless(plan.peer, this.ctx.selfRecord())) {
-        plan.nextUpgradeAt = now + this.upgradeDelay(plan.peer.address, UPGRADE_INTERVAL_MS);
+        plan.nextUpgradeAt = now + 2 * UPGRADE_INTERVAL_MS * this.upgradeJitter();
         this.tryUpgrade(plan);
       } else if (relay === null && !plan.upgraded && !silent) {
         plan.upgraded = true;
@@ -396,14 +396,19 @@ export class RelayPaths {
   }
 
   /**
-   * When to try to punch a relayed link again. Both sides hold a plan, and two punches started at
+   * When to try to punch a relayed link first. Both sides hold a plan, and two punches started at
    * once by both ends get in each other's way (each side's probes can reach the other's NAT before
-   * that side's opener), so the side with the lower address leads, with a little jitter, and the
-   * other tries only later, if the link is still relayed by then.
+   * that side's opener), so the sides take turns: the one with the lower address first, the other
+   * UPGRADE_INTERVAL_MS later, each then every 2 * UPGRADE_INTERVAL_MS. When one direction keeps
+   * failing (a NAT state on one side), the other direction gets its chance too.
    */
   private upgradeDelay(peer: Address, base: number): number {
-    const jitter = 1 + this.ctx.random.float() * 0.25;
-    return this.ctx.self < peer ? base * jitter : (base + UPGRADE_INTERVAL_MS) * jitter;
+    return (this.ctx.self < peer ? base : base + UPGRADE_INTERVAL_MS) * this.upgradeJitter();
+  }
+
+  /** Little enough that the two sides' turns never come within 30 s of each other. */
+  private upgradeJitter(): number {
+    return 1 + this.ctx.random.float() * 0.1;
   }
 
   private tryUpgrade(plan: Plan): void {
