@@ -7,8 +7,7 @@ import type { NodeContext } from './node-context.js';
 import { relayOf, relayPath } from './node-transport.js';
 import { type RelayStrategy, UNKNOWN_RTT_MS, directHopeless, isNatted, natReason, rankRelays } from './relay-choice.js';
 
-
-/** A relayed link silent this long moves to the next relay (keepalives run every RELAYED_KEEPALIVE_MS). */
+/** A relayed link silent this long moves to the next relay (RELAYED_LIVENESS pings it every second). */
 export const RELAY_SILENCE_MS = 2_500;
 export const RELAYED_LIVENESS = { keepaliveIdleMs: 1_000, deadAfterMs: 20_000 } as const;
 /**
