@@ -118,7 +118,12 @@ export class NativeDataPath {
     for (let i = 0; i < lengths.length; i++) {
       const length = lengths[i] as number;
       const from = formatEndpoint(formatIpv4(addresses[2 * i] as number), addresses[2 * i + 1] as number);
-      this.p.transport.deliver(from, data.subarray(offset, offset + length));
+      try {
+        this.p.transport.deliver(from, data.subarray(offset, offset + length));
+      } catch (error) {
+        // Never let an exception reach the addon (it would end the process): count it as the socket layer does.
+        this.p.log.error('receive handler failed', { endpoint: from, reason: String(error) });
+      }
       offset += length;
     }
   }

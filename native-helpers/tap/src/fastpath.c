@@ -324,8 +324,8 @@ static fp_slot *slot_for_index(uint32_t index) {
 static const uint8_t INNER[INNER_PREFIX] = {0x04, 0x01, 0x18};
 
 /* A frame the host wrote into the TAP device: 1 if it was sent here, 0 if JavaScript must handle it. */
-int fp_outbound(const uint8_t *frame, size_t len) {
-  if (fp == NULL || !fp->started || !fp->configured || fp->paused || len < 14 + 20) return 0;
+int fp_outbound(int tap_fd, const uint8_t *frame, size_t len) {
+  if (fp == NULL || !fp->started || !fp->configured || fp->paused || tap_fd != fp->tap_fd || len < 14 + 20) return 0;
   if (memcmp(frame, fp->gw_mac, 6) != 0 || memcmp(frame + 6, fp->host_mac, 6) != 0) return 0;
   if (frame[12] != 0x08 || frame[13] != 0x00) return 0;
   const uint8_t *ip = frame + 14;

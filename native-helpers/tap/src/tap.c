@@ -212,7 +212,7 @@ static void report_error(tap_device *t, int err) {
 /* A frame of a read (after vnet.c): sent by the native data path, or kept in the batch for JS. */
 static void on_frame(const uint8_t *frame, size_t len, void *ctx) {
   tap_device *t = (tap_device *)ctx;
-  if (fp_outbound(frame, len)) return;
+  if (fp_outbound(t->fd, frame, len)) return;
   if (t->count >= t->max_batch + EXTRA_FRAMES || t->arena_size - t->used < len) {
     t->read_errors++; /* cannot happen with the reserve; counted rather than overflowing */
     return;

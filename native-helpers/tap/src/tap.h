@@ -45,8 +45,8 @@ int vnet_split(uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_size, 
 uint32_t vnet_sum(const uint8_t *p, size_t len, uint32_t sum);
 
 /* The native data path (fastpath.c). */
-/* A frame read from the TAP device: 1 if the native data path sent it, 0 if JavaScript must see it. */
-int fp_outbound(const uint8_t *frame, size_t len);
+/* A frame read from the TAP device tap_fd: 1 if the native data path sent it, 0 if JavaScript must see it. */
+int fp_outbound(int tap_fd, const uint8_t *frame, size_t len);
 /* Sends what fp_outbound queued. */
 void fp_flush(void);
 /* Frames of a read batch that went to JavaScript (a counter). */
