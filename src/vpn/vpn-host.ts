@@ -45,7 +45,10 @@ export class VpnHost {
   ) {}
 
   static async start(settings: VpnSettings, log: Logger): Promise<VpnHost> {
+    // Tests only: key updates every RINGVPN_TEST_KEY_UPDATE_MS (default 2 minutes), to exercise the hand-over with the native path.
+    const keyUpdateMs = Number(process.env.RINGVPN_TEST_KEY_UPDATE_MS ?? '');
     const host = await NodeHost.start({
+      ...(Number.isInteger(keyUpdateMs) && keyUpdateMs >= 100 ? { overlay: { link: { rekeyAfterMs: keyUpdateMs } } } : {}),
       stateDir: settings.stateDir,
       port: settings.port,
       listenHost: settings.listen,
