@@ -50,6 +50,8 @@ export interface GroupServerOptions {
    * is ignored, and a client cannot dodge the limits by sending one.
    */
   trustProxy?: string[];
+  /** The longest a CRL long poll is held (default and at most 25 s; tests shorten it). */
+  crlWaitCapSeconds?: number;
   log?: Logger;
   now?: () => number;
 }
@@ -137,7 +139,7 @@ export async function startGroupServer(options: GroupServerOptions): Promise<Gro
     secureCookies,
     openGroupCreation: options.openGroupCreation ?? false,
   });
-  registerApiRoutes(app, membership, limits, crlWatch);
+  registerApiRoutes(app, membership, limits, crlWatch, options.crlWaitCapSeconds);
   app.addHook('preClose', async () => crlWatch.close());
   registerAuthRoutes(app, web);
   registerAdminRoutes(app, web);

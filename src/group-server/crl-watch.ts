@@ -7,16 +7,19 @@
 export const MAX_CRL_WAIT_SECONDS = 25;
 const MAX_WAITERS = 10_000;
 
-type Waiter = () => void;
+type Waiter = (notified: boolean) => void;
 
 export class CrlWatch {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private count = 0;
   private closed = false;
 
-  /** Resolves when the group's CRL changes, after `waitMs`, when `abort` fires or the server closes. */
-  wait(groupId: string, waitMs: number, abort: AbortSignal): Promise<void> {
-    if (this.closed || this.count >= MAX_WAITERS || waitMs <= 0 || abort.aborted) return Promise.resolve();
+  /**
+   * Resolves when the group's CRL (or a member's certificate) changes, with true; after `waitMs`,
+   * when `abort` fires or the server closes, with false.
+   */
+  wait(groupId: string, waitMs: number, abort: AbortSignal): Promise<boolean> {
+    if (this.closed || this.count >= MAX_WAITERS || waitMs <= 0 || abort.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       let set = this.waiters.get(groupId);
       if (set === undefined) {
@@ -24,15 +27,16 @@ export class CrlWatch {
         this.waiters.set(groupId, set);
       }
       const group = set;
-      const done: Waiter = () => {
+      const done: Waiter = (notified) => {
         clearTimeout(timer);
-        abort.removeEventListener('abort', done);
+        abort.removeEventListener('abort', stop);
         if (group.delete(done)) this.count--;
         if (group.size === 0 && this.waiters.get(groupId) === group) this.waiters.delete(groupId);
-        resolve();
+        resolve(notified && !this.closed);
       };
-      const timer = setTimeout(done, waitMs);
-      abort.addEventListener('abort', done, { once: true });
+      const stop = (): void => done(false);
+      const timer = setTimeout(stop, waitMs);
+      abort.addEventListener('abort', stop, { once: true });
       group.add(done);
       this.count++;
     });
@@ -42,7 +46,7 @@ export class CrlWatch {
   notify(groupId: string): void {
     const set = this.waiters.get(groupId);
     if (set === undefined) return;
-    for (const w of [...set]) w();
+    for (const w of [...set]) w(true);
   }
 
   get waiting(): number {
@@ -51,6 +55,6 @@ export class CrlWatch {
 
   close(): void {
     this.closed = true;
-    for (const set of [...this.waiters.values()]) for (const w of [...set]) w();
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w(false);
   }
 }

@@ -51,7 +51,7 @@ export interface MembershipDeps {
   now: () => number;
   log: Logger;
   notifier: JoinNotifier;
-  /** Called when a group's CRL grows (long-polling clients are answered). */
+  /** Called when a group's CRL grows, or a member's certificate is replaced (long-polling clients are answered). */
   onCrlChanged?: (groupId: string) => void;
 }
 
@@ -286,6 +286,8 @@ export class MembershipService {
       this.deps.members.replaceCertificate(groupId, memberId, normalised.join(','), serial, cert.bytes);
       this.deps.members.recordCertificate(groupId, serial, memberId, t);
     })();
+    // The member's node, long polling with its key, fetches the new certificate at once.
+    this.deps.onCrlChanged?.(groupId);
   }
 
   private revoke(groupId: string, target: { serial: number } | { publicKey: Uint8Array }): void {
@@ -298,6 +300,12 @@ export class MembershipService {
     this.deps.groups.bumpCrl(groupId, t);
     // Waiters answer asynchronously, after the surrounding transaction has committed.
     this.deps.onCrlChanged?.(groupId);
+  }
+
+  /** The certificate in force (base64url) of the active member with this key, when its serial is not `serial`. */
+  certificateIfChanged(groupId: string, publicKey: Uint8Array, serial: number): string | null {
+    const member = this.deps.members.activeMemberByKey(groupId, publicKey);
+    return member === undefined || member.serial === serial ? null : toBase64Url(member.certificate);
   }
 
   private crlCache = new Map<string, { sequence: number; response: CrlResponse }>();

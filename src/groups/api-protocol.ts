@@ -70,6 +70,11 @@ export interface CrlResponse {
   crl: string;
   sequence: number;
   revocations: string[];
+  /**
+   * With `key` and `serial` in the query: the certificate in force of the member with that key,
+   * when its serial is another (an admin changed the member's roles, or it was renewed).
+   */
+  certificate?: string;
 }
 
 export interface MemberReportBody {

@@ -98,13 +98,16 @@ export class GroupApiClient {
    * The group's CRL. With `after`, a server holds the answer up to `waitSeconds` until its CRL is
    * newer than that sequence (long polling); give this client a timeout longer than the wait.
    */
-  async crl(longPoll?: { after: number; waitSeconds: number }): Promise<CrlResponse> {
-    const query = longPoll === undefined ? '' : `?after=${Math.max(0, Math.floor(longPoll.after))}&wait=${Math.floor(longPoll.waitSeconds)}`;
+  async crl(longPoll?: { after: number; waitSeconds: number; self?: { publicKey: Uint8Array; serial: number } }): Promise<CrlResponse> {
+    const self = longPoll?.self === undefined ? '' : `&key=${toBase64Url(longPoll.self.publicKey)}&serial=${longPoll.self.serial}`;
+    const query = longPoll === undefined ? '' : `?after=${Math.max(0, Math.floor(longPoll.after))}&wait=${Math.floor(longPoll.waitSeconds)}${self}`;
     const { body } = await this.call('GET', `${this.groupPath}/crl${query}`);
     if (typeof body.crl !== 'string' || typeof body.sequence !== 'number' || !Array.isArray(body.revocations)) {
       throw new GroupError('bad-answer', 'the group server sent a damaged revocation list');
     }
-    return { crl: body.crl, sequence: body.sequence, revocations: body.revocations.filter((r): r is string => typeof r === 'string') };
+    const answer: CrlResponse = { crl: body.crl, sequence: body.sequence, revocations: body.revocations.filter((r): r is string => typeof r === 'string') };
+    if (typeof body.certificate === 'string') answer.certificate = body.certificate;
+    return answer;
   }
 
   /** Reports this member's endpoints (and that it is alive); returns other members' endpoints for bootstrapping. */

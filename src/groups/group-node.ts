@@ -11,6 +11,7 @@ import { GroupError } from './errors.js';
 import { GroupApiClient } from './group-api-client.js';
 import { GroupStateDir, joinedGroupIds } from './group-state.js';
 import { fromBase64Url } from './binary.js';
+import { decodeCertificate } from './certificate.js';
 import { type GroupMembership, adoptCertificate, loadMembership } from './membership.js';
 import { type RevocationService, createRevocationService } from './revocation-service.js';
 
@@ -97,10 +98,13 @@ function groupNode(stateDir: string, membership: GroupMembership): GroupNode {
       // The certificate in force: the server hands out a new one with each report when an admin
       // changed this member's roles (turning the gateway role off revokes the old one) or the old
       // one nears its end; it is saved and presented from the next handshake on.
-      const adopt = (text: string | null): void => {
-        if (text === null || stopped) return;
-        const bytes = fromBase64Url(text, 2048);
-        if (bytes === null) return;
+      // The serial the server last offered, adopted or not: the long poll names it, so that a
+      // certificate this node cannot use is not sent again and again.
+      let offered: number | null = null;
+      const adopt = (bytes: Uint8Array | null): void => {
+        if (bytes === null || stopped) return;
+        const decoded = decodeCertificate(bytes);
+        if (decoded.ok) offered = decoded.value.serial;
         try {
           const { certificate, changed } = adoptCertificate(stateDir, membership.groupId, membership, bytes, c.clock.now());
           if (!changed) return;
@@ -127,7 +131,7 @@ function groupNode(stateDir: string, membership: GroupMembership): GroupNode {
         reporting = true;
         new GroupApiClient(invitation)
           .checkIn(membership.identity, node.selfRecord().endpoints.slice(0, 8))
-          .then((answer) => adopt(answer.certificate))
+          .then((answer) => adopt(answer.certificate === null ? null : fromBase64Url(answer.certificate, 2048)))
           .catch((error: unknown) => {
             log.debug('could not report to the group server', { reason: error instanceof Error ? error.message : String(error) });
           })
@@ -143,11 +147,13 @@ function groupNode(stateDir: string, membership: GroupMembership): GroupNode {
         anchor: membership.anchor,
         revocations: membership.revocations,
         self: { serial: membership.certificate.serial, publicKey: membership.certificate.publicKey },
-        crlSource: serverCrlSource(invitation),
+        crlSource: serverCrlSource(invitation, undefined, () => ({ publicKey: membership.certificate.publicKey, serial: offered ?? membership.certificate.serial })),
         onRecord: (record) => saveQuietly(log, () => state.addRevocationRecord(record.bytes)),
         onCrl: (crl) => saveQuietly(log, () => state.saveCrl(crl.bytes)),
         // Revoked because an admin changed this member's roles: the server has the certificate in force.
         onSelfRevoked: report,
+        // A change of role, heard at once through the long poll.
+        onCertificate: adopt,
       })({ node, clock: c.clock, random: c.random, log: log.child('revocation') });
       revocation.start();
       const firstReport: TimerHandle = c.clock.setTimeout(report, FIRST_REPORT_MS);

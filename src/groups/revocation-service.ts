@@ -21,6 +21,8 @@ export type LearnOutcome = 'new' | 'known' | 'malformed' | 'refused';
 export interface CrlUpdate {
   crl: Uint8Array;
   records: Uint8Array[];
+  /** A new certificate for this very member (encoded), when the server has one: see `onCertificate`. */
+  certificate?: Uint8Array;
 }
 
 export interface CrlSource {
@@ -47,7 +49,10 @@ export interface RevocationServiceInit {
   verifyPerSecond?: number;
   /** Lifetime of the records this node puts in the DHT (default 24 h, the DHT's longest; the writer republishes them). */
   dhtTtlSeconds?: number;
-  /** Wait between two CRL fetches when nothing changed (default 60 s; a long-polling server answers later anyway). */
+  /**
+   * Wait between two CRL fetches when nothing changed and the server answered at once (default
+   * 60 s). A server that held the request (long polling) is asked again after a second.
+   */
   crlIntervalMs?: number;
   /** First wait after a failed CRL fetch (default 15 s), doubled per failure up to 5 minutes. */
   crlRetryMs?: number;
@@ -56,6 +61,8 @@ export interface RevocationServiceInit {
   onCrl?: (crl: Crl) => void;
   /** This node's own certificate or key was revoked. */
   onSelfRevoked?: () => void;
+  /** The server sent a new certificate for this node (unverified: the receiver checks it). */
+  onCertificate?: (bytes: Uint8Array) => void;
 }
 
 export interface RevocationServiceComponents {
@@ -89,6 +96,8 @@ const MAX_LOOKUPS_IN_FLIGHT = 64;
 /** Quickest re-fetch of the CRL right after it changed (several revocations often come together). */
 const CRL_REFETCH_AFTER_CHANGE_MS = 1_000;
 const CRL_MAX_RETRY_MS = 5 * 60_000;
+/** An answer that took this long was held by a long-polling server. */
+const CRL_LONG_POLL_HELD_MS = 800;
 
 interface CheckedLink {
   establishedAt: number;
@@ -348,11 +357,13 @@ export class RevocationService {
 
   /** Applies what the server sent; true when its CRL is newer than what this node had. */
   private applyServerUpdate(update: CrlUpdate): boolean {
+    if (update.certificate !== undefined) this.init.onCertificate?.(update.certificate);
     for (const bytes of update.records) this.learn(bytes, 'server');
     const decoded = decodeCrl(update.crl);
     if (!decoded.ok) throw new Error(`the group server sent a damaged revocation list (${decoded.error.message})`);
     const before = this.init.revocations.sequence;
-    if (decoded.value.sequence <= before) return false;
+    // A new certificate counts as a change: the next long poll, with the new serial, follows soon.
+    if (decoded.value.sequence <= before) return update.certificate !== undefined;
     if (!this.init.revocations.applyCrl(decoded.value)) throw new Error("the revocation list is not signed by the group's authority");
     this.init.onCrl?.(decoded.value);
     this.closeRevokedLinks();
@@ -379,9 +390,12 @@ export class RevocationService {
           reason: error instanceof Error ? error.message : String(error),
         });
       }
+      // A server that held the request (long polling) is asked again at once, so that a revocation
+      // reaches this node at any time, not only while a request happens to be waiting.
+      const held = this.c.clock.now() - started >= CRL_LONG_POLL_HELD_MS;
       const wait =
         failures > 0 ? Math.min(CRL_MAX_RETRY_MS, (this.init.crlRetryMs ?? 15_000) * 2 ** (failures - 1))
-        : changed ? CRL_REFETCH_AFTER_CHANGE_MS
+        : changed || held ? CRL_REFETCH_AFTER_CHANGE_MS
         : Math.max(CRL_REFETCH_AFTER_CHANGE_MS, (this.init.crlIntervalMs ?? 60_000) - (this.c.clock.now() - started));
       await this.sleep(wait);
     }

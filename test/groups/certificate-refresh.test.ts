@@ -6,7 +6,8 @@ import { silentLogger } from '../../src/overlay/log.js';
 import { NodeHost } from '../../src/node-host/node-host.js';
 import type { GroupServer } from '../../src/group-server/app.js';
 import { RENEW_BEFORE_MS } from '../../src/group-server/membership-service.js';
-import { fromBase64Url } from '../../src/groups/binary.js';
+import { API_PREFIX } from '../../src/groups/api-protocol.js';
+import { fromBase64Url, toBase64Url } from '../../src/groups/binary.js';
 import { type Certificate, checkCertificateBytes, decodeCertificate, hasRole } from '../../src/groups/certificate.js';
 import { RevocationSet, decodeCrl } from '../../src/groups/revocation.js';
 import { GroupApiClient } from '../../src/groups/group-api-client.js';
@@ -14,6 +15,7 @@ import { GroupStateDir } from '../../src/groups/group-state.js';
 import { type JoinProgress, joinGroup } from '../../src/groups/join.js';
 import { loadMembership } from '../../src/groups/membership.js';
 import { type TestGroup, createGroupThroughWeb, makeTempDir, memberIds, pendingRequestIds, startTestServer } from './server-fixture.js';
+import { rawRequest } from './web-session.js';
 
 /**
  * A member's certificate changes while it is a member: an admin turns the gateway role on or off
@@ -238,5 +240,60 @@ test('removing a member revokes every certificate it was given (an older one fro
     assert.ok(!first.ok && first.error.code === 'revoked', 'the very first certificate no longer gets in');
   } finally {
     await s.close();
+  }
+});
+
+test('a running member keeps long polling: long after it started it hears at once of a change of role and of a ban', async () => {
+  // The server holds each long poll 1 s here (25 s in service), so that "long after" is a few cycles.
+  const s = await startTestServer(join(temp.path, 'long-poll-server'), { crlWaitCapSeconds: 1 });
+  try {
+    const group = await createGroupThroughWeb(s, 'Steady', 'steadyadmin');
+    await group.admin.post(`/groups/${group.groupId}/settings`, { autoApprove: 'on' });
+    const dirs = { gina: join(temp.path, 'gina'), hal: join(temp.path, 'hal') };
+    for (const [name, stateDir] of Object.entries(dirs)) await joinGroup({ invitation: group.invitation, name, email: `${name}@example.org`, stateDir });
+    const gina = await startHost(dirs.gina, []);
+    const hal = await startHost(dirs.hal, [`127.0.0.1:${gina.transport.localEndpoint.split(':').pop() as string}`]);
+    await waitFor('Hal linked with Gina', () => presentedBy(hal, gina));
+    const held = savedCertificate(dirs.gina, group.groupId);
+    // Past the nodes' first report to the server (5 s after start) and several long polls: what
+    // arrives now comes through the long poll (the next report is 5 minutes away).
+    await new Promise((r) => setTimeout(r, 7_000));
+
+    await group.admin.post(`/groups/${group.groupId}/members/${await memberId(group, 'gina')}/gateway-on`, {});
+    const gateway = await waitFor('the gateway certificate adopted by Gina\'s running node', () => {
+      const c = savedCertificate(dirs.gina, group.groupId);
+      return c.serial > held.serial ? c : undefined;
+    }, 30_000);
+    assert.ok(hasRole(gateway, 'gateway'));
+
+    await group.admin.post(`/groups/${group.groupId}/members/${await memberId(group, 'hal')}/ban`, {});
+    await waitFor('Gina cut Hal off', () => (presentedBy(gina, hal) === undefined ? true : undefined), 30_000);
+  } finally {
+    await s.close();
+  }
+});
+
+test('the long poll names a member by key and serial: malformed ones get a clear error; a current serial waits, an old one is answered at once with the new certificate', async () => {
+  const pollServer = await startTestServer(join(temp.path, 'poll-params-server'));
+  try {
+    const group = await createGroupThroughWeb(pollServer, 'Poll params', 'polladmin');
+    await group.admin.post(`/groups/${group.groupId}/settings`, { autoApprove: 'on' });
+    const stateDir = join(temp.path, 'ivy');
+    const joined = await joinGroup({ invitation: group.invitation, name: 'Ivy', email: 'ivy@example.org', stateDir });
+    const base = `${pollServer.url}${API_PREFIX}/groups/${group.groupId}/crl`;
+    for (const query of ['?after=0&wait=1&key=short&serial=1', '?after=0&wait=1&key=' + 'A'.repeat(43), '?after=0&wait=1&serial=3', `?after=0&wait=1&key=${toBase64Url(joined.certificate.publicKey)}&serial=x`]) {
+      const res = await rawRequest(base + query);
+      assert.equal(res.status, 400, query);
+      assert.match((JSON.parse(res.text) as { error: string }).error, /key|serial/);
+    }
+    const key = toBase64Url(joined.certificate.publicKey);
+    const current = JSON.parse((await rawRequest(`${base}?after=${Number.MAX_SAFE_INTEGER}&wait=0&key=${key}&serial=${joined.certificate.serial}`)).text) as { certificate?: string };
+    assert.equal(current.certificate, undefined, 'nothing new for the serial held');
+    await group.admin.post(`/groups/${group.groupId}/members/${await memberId(group, 'Ivy')}/gateway-on`, {});
+    const stale = JSON.parse((await rawRequest(`${base}?after=${Number.MAX_SAFE_INTEGER}&wait=20&key=${key}&serial=${joined.certificate.serial}`)).text) as { certificate?: string };
+    const fresh = decodeCertificate(fromBase64Url(stale.certificate as string, 2048) as Uint8Array);
+    assert.ok(fresh.ok && hasRole(fresh.value, 'gateway'), 'answered at once with the gateway certificate');
+  } finally {
+    await pollServer.close();
   }
 });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX, type GroupInfo } from '../../groups/api-protocol.js';
-import { toBase64Url } from '../../groups/binary.js';
+import { API_PREFIX, type CrlResponse, type GroupInfo } from '../../groups/api-protocol.js';
+import { fromBase64Url, toBase64Url } from '../../groups/binary.js';
 import { asFields } from '../input.js';
 import { type CrlWatch, MAX_CRL_WAIT_SECONDS } from '../crl-watch.js';
 import { badRequest } from '../http-error.js';
@@ -12,7 +12,13 @@ interface GroupParams {
 }
 
 /** The JSON API the RingVPN client talks to (see src/groups/api-protocol.ts for the shapes). */
-export function registerApiRoutes(app: FastifyInstance, membership: MembershipService, limits: RateLimits, crlWatch: CrlWatch): void {
+export function registerApiRoutes(
+  app: FastifyInstance,
+  membership: MembershipService,
+  limits: RateLimits,
+  crlWatch: CrlWatch,
+  crlWaitCapSeconds: number = MAX_CRL_WAIT_SECONDS,
+): void {
   app.get(`${API_PREFIX}/health`, async () => ({ ok: true }));
 
   app.get<{ Params: GroupParams }>(`${API_PREFIX}/groups/:groupId`, async (req): Promise<GroupInfo> => {
@@ -49,20 +55,42 @@ export function registerApiRoutes(app: FastifyInstance, membership: MembershipSe
     `${API_PREFIX}/groups/:groupId/crl`,
     { config: { rateLimit: limits.poll } },
     async (req) => {
-      const current = membership.crl(req.params.groupId);
+      const groupId = req.params.groupId;
       const after = queryInteger(req.query.after, 'after', Number.MAX_SAFE_INTEGER);
       const wait = queryInteger(req.query.wait, 'wait', MAX_CRL_WAIT_SECONDS);
-      if (after === null || wait === null || wait === 0 || current.sequence > after) return current;
+      const self = querySelf(req.query.key, req.query.serial);
+      // ?key=K&serial=S: a member also hears at once of a new certificate for itself (a change of role).
+      const answer = (): CrlResponse => {
+        const crl = membership.crl(groupId);
+        const certificate = self === null ? null : membership.certificateIfChanged(groupId, self.publicKey, self.serial);
+        return certificate === null ? crl : { ...crl, certificate };
+      };
+      let current = answer();
+      if (after === null || wait === null || wait === 0 || current.sequence > after || current.certificate !== undefined) return current;
       const abort = new AbortController();
       req.raw.once('close', () => abort.abort());
-      await crlWatch.wait(req.params.groupId, wait * 1000, abort.signal);
-      return membership.crl(req.params.groupId);
+      const deadline = Date.now() + Math.min(wait, crlWaitCapSeconds) * 1000;
+      // Woken by a change in the group: answer when it concerns this member, else wait on.
+      while (await crlWatch.wait(groupId, deadline - Date.now(), abort.signal)) {
+        current = answer();
+        if (current.sequence > after || current.certificate !== undefined) return current;
+      }
+      return answer();
     },
   );
 
   app.post<{ Params: GroupParams }>(`${API_PREFIX}/groups/:groupId/reports`, { config: { rateLimit: limits.report } }, async (req) =>
     membership.report(req.params.groupId, asFields(req.body)),
   );
+}
+
+function querySelf(key: unknown, serial: unknown): { publicKey: Uint8Array; serial: number } | null {
+  if (key === undefined && serial === undefined) return null;
+  const publicKey = typeof key === 'string' && /^[A-Za-z0-9_-]{43}$/.test(key) ? fromBase64Url(key, 32) : null;
+  if (publicKey === null || publicKey.length !== 32) throw badRequest('key must be a member\'s public key (43 base64url characters), given with serial');
+  const s = queryInteger(serial, 'serial', Number.MAX_SAFE_INTEGER);
+  if (s === null) throw badRequest('serial must be given with key');
+  return { publicKey, serial: s };
 }
 
 function queryInteger(value: unknown, name: string, max: number): number | null {
