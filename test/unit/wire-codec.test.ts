@@ -119,6 +119,7 @@ const samples: { name: string; msg: OverlayMessage }[] = [
       token: 11,
       requester: { ...peerMixed, nat: 2 },
       via: A4,
+      directBroken: true,
       neighbours: [
         { address: A1, ageSeconds: 0xffffffff, rttMs: 0 },
         { address: A2, ageSeconds: 0, rttMs: null },
@@ -452,6 +453,11 @@ test('malformed: counts and sizes out of range', () => {
 });
 
 test('malformed: bad enum, boolean, flag and number values', () => {
+  // A path-request without via ends with its flags byte.
+  const pathRequest = encodeMessage(routed({ type: 'path-request', token: 1, requester: peerV4, neighbours: [], via: null, directBroken: false }));
+  expectError(patched(pathRequest, (v) => v.setUint8(pathRequest.length - 1, 0x04)), 'bad-value', /path-request flags 0x4 has unknown bits/);
+  const broken = decodeMessage(patched(pathRequest, (v) => v.setUint8(pathRequest.length - 1, 0x02)));
+  assert.ok(broken.ok && broken.value.kind === 'routed' && broken.value.body.type === 'path-request' && broken.value.body.directBroken);
   const crawl = encodeMessage(routed({ type: 'crawl-request', id: 1 }));
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.mode, 4)), 'bad-value', /mode is 4/);
   expectError(patched(crawl, (v) => v.setUint8(ROUTED.excludeSource, 2)), 'bad-value', /excludeSource is 2, expected 0 or 1/);
@@ -607,7 +613,7 @@ function randomBody(random: Random, maxBytes: number): RoutedBody {
         rttMs: random.int(4) === 0 ? null : random.int(0xffff),
       }));
       return random.int(2) === 0
-        ? { type: 'path-request', token: u32(), requester: randomPeer(random), neighbours, via: random.int(2) === 0 ? null : randomAddress(random) }
+        ? { type: 'path-request', token: u32(), requester: randomPeer(random), neighbours, via: random.int(2) === 0 ? null : randomAddress(random), directBroken: random.int(2) === 0 }
         : { type: 'path-reply', token: u32(), responder: randomPeer(random), neighbours };
     }
     case 0:

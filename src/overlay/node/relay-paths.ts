@@ -166,12 +166,11 @@ export class RelayPaths {
     this.sendPathRequest(peer, reason, via);
   }
 
-  onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[]; via: Address | null }): void {
+  onPathRequest(source: Address, body: { token: number; requester: PeerRecord; neighbours: NeighbourInfo[]; via: Address | null; directBroken: boolean }): void {
     if (body.requester.address !== source) return;
     const link = this.ctx.links.get(source);
-    // Linked with us directly and still asking for a relay: that path broke on the requester's
-    // side, so it is broken here too (and the reply must go around it).
-    const broken = link !== undefined && relayOf(link.endpoint) === null;
+    // The requester says our direct link broke: it is broken here too (the reply must go around it).
+    const broken = body.directBroken && link !== undefined && relayOf(link.endpoint) === null;
     if (broken && !this.fallingBack.has(source) && this.fallingBack.size < MAX_PLANS) {
       this.fallingBack.set(source, this.ctx.clock.now());
       this.stats.fallbacks++;
@@ -375,7 +374,8 @@ export class RelayPaths {
     this.waiting.set(token, { peer, via, neighbours, sentAt: this.ctx.clock.now(), reason, retries });
     this.stats.pathRequests++;
     this.ctx.log.debug('path request', { peer: shortAddress(peer.address), via: via === undefined ? null : shortAddress(via), reason });
-    const body = { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() ?? via ?? null } as const;
+    const directBroken = this.fallingBack.has(peer.address);
+    const body = { type: 'path-request', token, requester: this.ctx.selfRecord(), neighbours, via: this.ctx.returnVia() ?? via ?? null, directBroken } as const;
     if (via !== undefined && via !== this.ctx.self) this.ctx.route(via, body, { mode: RouteMode.CLOSEST, forwardTo: peer.address });
     else this.ctx.route(peer.address, body, { mode: RouteMode.EXACT });
   }

@@ -20,6 +20,10 @@ import {
   type RoutedMessage,
 } from './messages.js';
 
+/** path-request flags (see the layout below). */
+const PATH_REQUEST_HAS_VIA = 0x01;
+const PATH_REQUEST_DIRECT_BROKEN = 0x02;
+
 /*
  * ROUTED (type 0x11): a header for greedy routing, then one body.
  *
@@ -44,7 +48,8 @@ import {
  *   0x07 crawl-request    | id 4 |
  *   0x08 crawl-reply      | id 4 | left PeerList | right PeerList |
  *   0x09 app              | channel 2 | dataLen 2 | data dataLen |
- *   0x0a path-request     | token 4 | requester PeerRecord | NeighbourList | hasVia 1 (0/1) | via 20 if hasVia |
+ *   0x0a path-request     | token 4 | requester PeerRecord | NeighbourList | flags 1 | via 20 if flags & 1 |
+ *                           flags: 0x01 hasVia, 0x02 directBroken (our direct link broke); other bits 0
  *   0x0b path-reply       | token 4 | responder PeerRecord | NeighbourList |
  *
  *   NeighbourList: | count 1 (0..32) | (address 20 | ageSeconds 4 | rttMs 2 (0xffff: unknown)) x count |
@@ -159,7 +164,7 @@ function writeBody(w: ByteWriter, body: RoutedBody): void {
       writePeerRecord(w, body.type === 'path-request' ? body.requester : body.responder, `${body.type} peer`);
       writeNeighbourList(w, body.neighbours, body.type);
       if (body.type === 'path-request') {
-        w.bool(body.via !== null, 'path-request hasVia');
+        w.u8((body.via !== null ? PATH_REQUEST_HAS_VIA : 0) | (body.directBroken ? PATH_REQUEST_DIRECT_BROKEN : 0), 'path-request flags');
         if (body.via !== null) w.address(body.via, 'path-request via');
       }
       return;
@@ -245,8 +250,12 @@ function readBody(r: ByteReader): RoutedBody {
       const peer = readPeerRecord(r, `${name} peer`);
       const neighbours = readNeighbourList(r, name);
       if (type === RoutedBodyType.PATH_REQUEST) {
-        const via = r.bool('path-request hasVia') ? r.address('path-request via') : null;
-        return { type: 'path-request', token, requester: peer, neighbours, via };
+        const flags = r.u8('path-request flags');
+        if ((flags & ~(PATH_REQUEST_HAS_VIA | PATH_REQUEST_DIRECT_BROKEN)) !== 0 && r.error === null) {
+          r.fail('bad-value', `path-request flags 0x${flags.toString(16)} has unknown bits`);
+        }
+        const via = (flags & PATH_REQUEST_HAS_VIA) !== 0 ? r.address('path-request via') : null;
+        return { type: 'path-request', token, requester: peer, neighbours, via, directBroken: (flags & PATH_REQUEST_DIRECT_BROKEN) !== 0 };
       }
       return { type: 'path-reply', token, responder: peer, neighbours };
     }

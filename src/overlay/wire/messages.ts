@@ -160,6 +160,8 @@ export type RoutedBody =
       neighbours: NeighbourInfo[];
       /** As in connect-request: where the reply reaches a requester that has not joined yet. */
       via: Address | null;
+      /** The requester's direct link with the responder broke: the responder moves it to a relay too, and replies around it. */
+      directBroken: boolean;
     }
   | { type: 'path-reply'; token: number; responder: PeerRecord; neighbours: NeighbourInfo[] };
 
