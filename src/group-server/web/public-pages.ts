@@ -17,12 +17,7 @@ ${
     ${csrfField(options.csrf)}
     <label for="groupName">Group name</label>
     <input type="text" id="groupName" name="groupName" maxlength="64" required value="${v.groupName ?? ''}">
-    <label for="username">Your admin user name</label>
-    <input type="text" id="username" name="username" maxlength="32" autocomplete="username" required value="${v.username ?? ''}">
-    <label for="email">Your e-mail (for join notifications)</label>
-    <input type="email" id="email" name="email" maxlength="254" autocomplete="email" required value="${v.email ?? ''}">
-    <label for="password">Password (at least 10 characters)</label>
-    <input type="password" id="password" name="password" minlength="10" maxlength="200" autocomplete="new-password" required>
+    ${adminAccountFields(v)}
     <label for="terms">Terms people accept when they join</label>
     <textarea id="terms" name="terms" maxlength="4000">${v.terms ?? ''}</textarea>
     <button type="submit">Create group</button>
@@ -122,13 +117,18 @@ export function adminInviteBody(p: { groupName: string; action: string; csrf: st
 <div class="card">
   <form class="stack" method="post" action="${p.action}">
     ${csrfField(p.csrf)}
-    <label for="username">Your admin user name</label>
+    ${adminAccountFields(v)}
+    <button type="submit">Become an admin</button>
+  </form>
+</div>`;
+}
+
+/** The fields of a new admin account (user name, e-mail, password), kept filled in after an error. */
+function adminAccountFields(v: Record<string, string>): SafeHtml {
+  return html`<label for="username">Your admin user name</label>
     <input type="text" id="username" name="username" maxlength="32" autocomplete="username" required value="${v.username ?? ''}">
     <label for="email">Your e-mail (for join notifications)</label>
     <input type="email" id="email" name="email" maxlength="254" autocomplete="email" required value="${v.email ?? ''}">
     <label for="password">Password (at least 10 characters)</label>
-    <input type="password" id="password" name="password" minlength="10" maxlength="200" autocomplete="new-password" required>
-    <button type="submit">Become an admin</button>
-  </form>
-</div>`;
+    <input type="password" id="password" name="password" minlength="10" maxlength="200" autocomplete="new-password" required>`;
 }
