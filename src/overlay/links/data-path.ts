@@ -1,5 +1,5 @@
 import { type Address, shortAddress } from '../address.js';
-import type { Endpoint } from '../transport.js';
+import { type Endpoint, isRelayEndpoint } from '../transport.js';
 import { MAX_PAYLOAD_BYTES } from './config.js';
 import { ContentType, closeBody, decodeContent, keepaliveBody } from './content-codec.js';
 import type { LinkContext } from './context.js';
@@ -158,10 +158,12 @@ export class DataPath {
       ctx.table.promoteNext(link, now);
       this.flushQueue(link);
     }
-    if (from !== link.endpoint && counter === session.replay.highestSeen) {
+    if (from === link.endpoint) link.lastFromEndpointAt = now;
+    else if (counter === session.replay.highestSeen && !keepsDirectPath(link, from, now)) {
       // Roaming: the newest authenticated packet says where the peer is now.
       ctx.log.info('peer moved', { peer: shortAddress(link.peer), endpoint: from });
       link.endpoint = from;
+      link.lastFromEndpointAt = now;
       link.current.offloadChanged();
       ctx.emit({ kind: 'moved', peer: link.peer, endpoint: from });
       if (ctx.table.links.get(link.peer) !== link) return;
@@ -200,4 +202,17 @@ export class DataPath {
   private transmit(link: Link, session: Session, contentType: number, body: Uint8Array, now: number): void {
     this.ctx.sendDatagram(link.endpoint, session.seal(contentType, body, now));
   }
+}
+
+/**
+ * A direct path that answered within this long is kept when a newer packet arrives through a
+ * relay: while a relayed link is upgraded, the peer's packets sealed just after its direct probe
+ * still come through the relay, and following them would undo the upgrade on one side (each side
+ * then follows the other back to the relay). A direct path that really broke goes silent, and the
+ * relayed packets are followed after this long; RelayPaths also moves the link explicitly.
+ */
+const DIRECT_PREFERENCE_MS = 3_000;
+
+function keepsDirectPath(link: Link, from: Endpoint, now: number): boolean {
+  return isRelayEndpoint(from) && !isRelayEndpoint(link.endpoint) && now - link.lastFromEndpointAt < DIRECT_PREFERENCE_MS;
 }

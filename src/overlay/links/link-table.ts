@@ -12,6 +12,8 @@ export interface Link {
   endpoint: Endpoint;
   readonly establishedAt: number;
   lastReceivedAt: number;
+  /** When an authenticated packet last came from `endpoint` (the path the link uses). */
+  lastFromEndpointAt: number;
   rttMs: number | null;
   readonly initiator: boolean;
   /**
@@ -72,6 +74,7 @@ export class LinkTable {
       endpoint: n.endpoint,
       establishedAt: n.now,
       lastReceivedAt: n.now,
+      lastFromEndpointAt: n.now,
       rttMs: null,
       initiator: n.initiator,
       confirmed: n.initiator,
