@@ -54,6 +54,21 @@ export function shortAddress(address: Address): string {
   return addressToHex(address).slice(0, 8);
 }
 
+/** Bits of an address that {@link addressApprox} keeps: as many as a double holds exactly. */
+export const APPROX_BITS = 53;
+/** The ring size in units of {@link addressApprox}. */
+export const APPROX_RING = 2 ** APPROX_BITS;
+const APPROX_SHIFT = ADDRESS_BITS - BigInt(APPROX_BITS);
+
+/**
+ * The top 53 bits of an address as a number: distances between these differ from the true
+ * distances (scaled down by 2^107) by less than 1, so routing can compare them without allocating
+ * bigints, and fall back to exact arithmetic only for near ties (router.ts).
+ */
+export function addressApprox(address: Address): number {
+  return Number(address >> APPROX_SHIFT);
+}
+
 /** Distance walking clockwise (increasing addresses) from `from` to `to`. */
 export function clockwiseDistance(from: Address, to: Address): bigint {
   return (to - from) & RING_MASK;

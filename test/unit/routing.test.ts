@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RING_SIZE, clockwiseDistance } from '../../src/overlay/address.js';
+import { RING_SIZE, addressApprox, clockwiseDistance } from '../../src/overlay/address.js';
 import { ConnectionFlag, ConnectionTable } from '../../src/overlay/node/connection-table.js';
 import { decideRoute } from '../../src/overlay/node/router.js';
 import { drawShortcutTarget, estimateNetworkSize } from '../../src/overlay/node/shortcuts.js';
@@ -50,6 +50,44 @@ test('greedy routing: exact, closest, predecessor and successor delivery', () =>
   assert.deepEqual(decideRoute(self, [], at(3), RouteMode.CLOSEST, self, null), { action: 'drop', reason: 'no connection to route through' });
   // Never straight back where it came from.
   assert.deepEqual(decideRoute(self, conns, at(58), RouteMode.CLOSEST, null, at(60)), { action: 'forward', nextHop: at(30) });
+});
+
+test('routing on approximate addresses decides exactly as routing on bigints, near ties and the wrap-around included', () => {
+  const random = createSeededRandom('approximate routing');
+  const randomAddress = (): bigint => {
+    let a = 0n;
+    for (let i = 0; i < 5; i++) a = (a << 32n) | BigInt(random.int(0x1_0000_0000));
+    return a;
+  };
+  // Addresses that differ only below the 53 bits addressApprox keeps, or sit next to 0 or to
+  // one another across the wrap-around, are where an approximation could pick the wrong one.
+  const near = (base: bigint): bigint => (base + BigInt(random.int(2_000_001)) - 1_000_000n + RING_SIZE) % RING_SIZE;
+  const modes = [RouteMode.EXACT, RouteMode.CLOSEST, RouteMode.PREDECESSOR, RouteMode.SUCCESSOR];
+  let compared = 0;
+  for (let round = 0; round < 20_000; round++) {
+    const clustered = random.int(2) === 0;
+    const centre = random.int(4) === 0 ? 0n : randomAddress();
+    const pick = (): bigint => (clustered ? near(centre) : randomAddress());
+    const self = pick();
+    const table = new ConnectionTable(self);
+    const count = random.int(30);
+    for (let i = 0; i < count; i++) {
+      const a = pick();
+      if (a !== self) table.upsert(a, 'x:1', ConnectionFlag.NEAR, 0);
+    }
+    const conns = table.structured();
+    assert.deepEqual(table.structuredApprox(), conns.map(addressApprox));
+    const destination = random.int(5) === 0 && conns.length > 0 ? (conns[random.int(conns.length)] as bigint) : pick();
+    const excluded = random.int(3) === 0 ? self : null;
+    const cameFrom = random.int(3) === 0 && conns.length > 0 ? (conns[random.int(conns.length)] as bigint) : null;
+    for (const mode of modes) {
+      const exact = decideRoute(self, conns, destination, mode, excluded, cameFrom);
+      const fast = decideRoute(self, conns, destination, mode, excluded, cameFrom, table.structuredApprox());
+      assert.deepEqual(fast, exact);
+      compared++;
+    }
+  }
+  assert.equal(compared, 80_000);
 });
 
 test('network size estimate from the near neighbours and harmonic shortcut draws', () => {

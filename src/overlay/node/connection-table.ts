@@ -1,4 +1,4 @@
-import { type Address, clockwiseDistance } from '../address.js';
+import { type Address, addressApprox, clockwiseDistance } from '../address.js';
 import type { Endpoint } from '../transport.js';
 
 /** Why this node keeps a connection. A connection with no flag left is closed. */
@@ -38,6 +38,8 @@ export class ConnectionTable {
   private readonly byAddress = new Map<Address, Connection>();
   /** Structured connections' addresses, ascending. */
   private ring: Address[] = [];
+  /** addressApprox of each entry of `ring`, at the same index. */
+  private ringApprox: number[] = [];
 
   constructor(readonly self: Address) {}
 
@@ -64,6 +66,11 @@ export class ConnectionTable {
   /** Structured connections, ascending by address. Read-only view. */
   structured(): readonly Address[] {
     return this.ring;
+  }
+
+  /** addressApprox of each address of {@link structured}, at the same index. Read-only view. */
+  structuredApprox(): readonly number[] {
+    return this.ringApprox;
   }
 
   /** Adds the connection or adds flags to an existing one. */
@@ -154,11 +161,17 @@ export class ConnectionTable {
 
   private ringInsert(address: Address): void {
     const i = this.insertionIndex(address);
-    if (this.ring[i] !== address) this.ring.splice(i, 0, address);
+    if (this.ring[i] !== address) {
+      this.ring.splice(i, 0, address);
+      this.ringApprox.splice(i, 0, addressApprox(address));
+    }
   }
 
   private ringRemove(address: Address): void {
     const i = this.insertionIndex(address);
-    if (this.ring[i] === address) this.ring.splice(i, 1);
+    if (this.ring[i] === address) {
+      this.ring.splice(i, 1);
+      this.ringApprox.splice(i, 1);
+    }
   }
 }

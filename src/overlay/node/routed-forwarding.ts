@@ -71,7 +71,9 @@ export class RoutedForwarding {
     if (avoid !== null) candidates = candidates.filter((c) => c !== avoid);
     // Around an avoided peer, the nearest other connection takes the message even when it is farther than this node.
     const excluded = avoid !== null ? self : m.excludeSource ? m.source : null;
-    const decision = decideRoute(self, candidates, m.destination, m.mode, excluded, cameFrom);
+    // The table keeps addressApprox of its ring: routing over the whole ring compares those first.
+    const approx = candidates === table.structured() ? table.structuredApprox() : null;
+    const decision = decideRoute(self, candidates, m.destination, m.mode, excluded, cameFrom, approx);
     if (decision.action === 'deliver') {
       if (m.forwardTo !== null && table.has(m.forwardTo)) this.send(m.forwardTo, m);
       else parts.deliver(m);
