@@ -62,7 +62,9 @@ describe('the native data path across key updates', { skip: unavailable ?? false
     const server = lab.spawn('iperf-server', b.host.ns, IPERF3, ['-s', '-1', '-B', b.vip, '-p', '5311']);
     await new Promise((r) => setTimeout(r, 500));
     const client = await lab.exec(a.host.ns, IPERF3, ['-c', b.vip, '-p', '5311', '-t', '3', '-J'], 30_000);
-    await server.waitForExit();
+    // The server (-1) exits after its one client; a server that hangs is killed after 10 s.
+    const exited = await Promise.race([server.waitForExit().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+    if (!exited) server.killNow();
     assert.equal(client.code, 0, client.stderr);
     const report = JSON.parse(client.stdout) as { end: { sum_received: { bytes: number; bits_per_second: number } } };
     const after = { a: await native(a), b: await native(b) };
