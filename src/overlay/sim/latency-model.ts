@@ -51,6 +51,8 @@ export interface LatencyModel {
   /** One packet's delay: the base latency plus jitter drawn from the model's Random. */
   packetDelayMs?(a: Coordinates, b: Coordinates): number;
   readonly clusters?: readonly ClusterSpec[];
+  /** No packet is faster than this (ms): the parallel simulator's lookahead. */
+  readonly minMs?: number;
 }
 
 /**
@@ -147,6 +149,7 @@ export function createLatencyModel(random: Random, opts: LatencyModelOptions = {
 
   return {
     clusters,
+    minMs,
     place(cluster?: number): Coordinates {
       const index = cluster ?? pickCluster();
       const spec = clusters[index];

@@ -5,7 +5,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { createSeededRandom, type Random } from '../random.js';
 import { createNode, type OverlayNode, type OverlayNodeInit } from '../node/overlay-node.js';
 import { EventQueue } from './event-queue.js';
-import { createLatencyModel } from './latency-model.js';
+import { createLatencyModel, type Coordinates } from './latency-model.js';
 import { SimNetwork, type SimFirewall, type SimHost, type SimNat } from './sim-network.js';
 import { SIM_EPOCH_MS, createVirtualClock, type VirtualClock } from './virtual-clock.js';
 
@@ -37,6 +37,20 @@ export interface SimOverlayOptions {
   encrypt?: boolean;
   lossRate?: number;
   nodeInit?: Partial<OverlayNodeInit>;
+  /**
+   * This overlay is partition `index` of `count` of a parallel simulation (parallel-world.ts):
+   * its network and jitter draw from streams of their own, and nodes are added with
+   * {@link SimOverlay.spawnAt}.
+   */
+  partition?: { index: number; count: number };
+}
+
+/** A node placed by the caller (the parallel simulator's coordinator): its number, place and bootstraps. */
+export interface PlacedSpawn {
+  /** Global node number: seeds the node's randomness and numbers its host's address. */
+  index: number;
+  coordinates: Coordinates;
+  bootstraps: string[];
 }
 
 export const SIM_NETWORK_ID = new Uint8Array(16).fill(0x5a);
@@ -55,10 +69,11 @@ export class SimOverlay {
   private constructor(private readonly options: SimOverlayOptions) {
     this.queue = new EventQueue({ startTime: SIM_EPOCH_MS });
     this.random = createSeededRandom(`${options.seed}:overlay`);
-    const latency = createLatencyModel(createSeededRandom(`${options.seed}:latency`));
+    const part = options.partition === undefined ? '' : `:partition:${options.partition.index}/${options.partition.count}`;
+    const latency = createLatencyModel(createSeededRandom(`${options.seed}:latency${part}`));
     this.network = new SimNetwork({
       queue: this.queue,
-      random: createSeededRandom(`${options.seed}:network`),
+      random: createSeededRandom(`${options.seed}:network${part}`),
       latency,
       lossRate: options.lossRate ?? 0,
     });
@@ -80,10 +95,30 @@ export class SimOverlay {
   /** Adds a node; it bootstraps from up to two random live nodes (none: it starts the ring). */
   spawn(options: SpawnOptions = {}): SimNode {
     const index = this.spawned++;
-    const nodeRandom = createSeededRandom(`${this.options.seed}:node:${index}`);
     const host = options.behind !== undefined ? this.network.createHost({ behind: options.behind }) : this.network.createHost();
     options.firewall?.attach(host);
     const open = options.behind === undefined && options.firewall === undefined;
+    return this.startNode(index, host, open, options, () => {
+      // Bootstraps are reachable nodes: a NATed node's own endpoint is private.
+      const live = this.live().filter((n) => n.node.joined && n.open);
+      const bootstraps: string[] = [];
+      for (let i = 0; i < 2 && live.length > 0; i++) {
+        const b = live[this.random.int(live.length)] as SimNode;
+        if (!bootstraps.includes(b.endpoint)) bootstraps.push(b.endpoint);
+      }
+      return bootstraps;
+    });
+  }
+
+  /** Adds an open node with the number, coordinates and bootstraps the caller chose. */
+  spawnAt(placed: PlacedSpawn): SimNode {
+    this.spawned = Math.max(this.spawned, placed.index + 1);
+    const host = this.network.createHost({ coordinates: placed.coordinates, addressIndex: placed.index });
+    return this.startNode(placed.index, host, true, {}, () => placed.bootstraps);
+  }
+
+  private startNode(index: number, host: SimHost, open: boolean, options: SpawnOptions, bootstrapsFor: () => string[]): SimNode {
+    const nodeRandom = createSeededRandom(`${this.options.seed}:node:${index}`);
     const transport = host.bind();
     const clock = wholeMilliseconds(createVirtualClock(this.queue));
     const identity = generateIdentity(nodeRandom);
@@ -93,13 +128,7 @@ export class SimOverlay {
       link: { ...this.options.nodeInit?.link, encryptPayloads: this.options.encrypt ?? true },
     };
     const node = createNode(init)({ clock, random: nodeRandom, transport, identity, log: options.log ?? silentLogger, admission: options.admission?.(identity) });
-    // Bootstraps are reachable nodes: a NATed node's own endpoint is private.
-    const live = this.live().filter((n) => n.node.joined && n.open);
-    const bootstraps: string[] = [];
-    for (let i = 0; i < 2 && live.length > 0; i++) {
-      const b = live[this.random.int(live.length)] as SimNode;
-      if (!bootstraps.includes(b.endpoint)) bootstraps.push(b.endpoint);
-    }
+    const bootstraps = bootstrapsFor();
     const sim: SimNode = { node, host, clock, endpoint: transport.localEndpoint, joinedAt: this.queue.now, open, alive: true };
     this.nodes.push(sim);
     node.start(bootstraps);
