@@ -16,6 +16,7 @@
  * from streams of their own, packets between partitions are handed over in a fixed order, and
  * results are taken in (time, partition, order). Changing the partition count changes the run.
  */
+import { availableParallelism } from 'node:os';
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Address } from '../address.js';
 import { createSeededRandom, type Random } from '../random.js';
@@ -27,7 +28,7 @@ import type { PartitionWorkerData } from './partition-worker.js';
 import { Partition, type PartitionCommand, type PartitionReply, type PartitionRequest, type PartitionResult } from './partition.js';
 import { ringConsistency } from './ring-check.js';
 import { DEFAULT_PORT, hostIp } from './sim-network.js';
-import { SyncChannel } from './sync-channel.js';
+import { DEFAULT_SPINS, SyncChannel } from './sync-channel.js';
 import type { DhtGetOutcome, SimWorld, WorldNode, WorldRunOptions } from './sim-world.js';
 import { SIM_EPOCH_MS } from './virtual-clock.js';
 
@@ -388,7 +389,10 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
 
 async function startWorker(options: ParallelWorldOptions, index: number, count: number, flags: Int32Array): Promise<PartitionLink> {
   const { port1, port2 } = new MessageChannel();
+  // Fewer cores than threads: waiting threads sleep at once rather than poll (the run is the same).
+  const spins = availableParallelism() >= count ? DEFAULT_SPINS : 0;
   const workerData: PartitionWorkerData = {
+    spins,
     init: { seed: options.seed, encrypt: options.encrypt, lossRate: options.lossRate, index, count },
     port: port2,
     flags,
@@ -409,7 +413,7 @@ async function startWorker(options: ParallelWorldOptions, index: number, count: 
     throw e;
   }
   worker.removeAllListeners();
-  const channel = new SyncChannel(port1, flags, 2 * index + 1, 2 * index);
+  const channel = new SyncChannel(port1, flags, 2 * index + 1, 2 * index, spins);
   return new WorkerLink(worker, channel, index, new SharedPacketArea(workerData.inboundArea), new SharedPacketArea(workerData.outboundArea), count);
 }
 

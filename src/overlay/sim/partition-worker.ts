@@ -17,6 +17,8 @@ export interface PartitionWorkerData {
   toWorker: number;
   /** Counter this worker bumps when it replies. */
   toCoordinator: number;
+  /** Polls before sleeping while waiting (sync-channel.ts). */
+  spins: number;
   /** Packets from the coordinator (shared-packets.ts). */
   inboundArea: SharedArrayBuffer;
   /** Packets to the coordinator. */
@@ -24,7 +26,7 @@ export interface PartitionWorkerData {
 }
 
 const data = workerData as PartitionWorkerData;
-const channel = new SyncChannel(data.port, data.flags, data.toWorker, data.toCoordinator);
+const channel = new SyncChannel(data.port, data.flags, data.toWorker, data.toCoordinator, data.spins);
 const inbound = new SharedPacketArea(data.inboundArea);
 const outbound = new SharedPacketArea(data.outboundArea);
 const partition = await Partition.create(data.init);
