@@ -42,6 +42,10 @@ export type PartitionResult =
   | { kind: 'get'; id: number; time: number; ok: boolean; status: string; values: Uint8Array[] }
   | { kind: 'ping'; id: number; time: number; hops: number | null };
 
+/** A result before it is stamped with its time (Omit over each member of the union). */
+type Unstamped<T> = T extends unknown ? Omit<T, 'time'> : never;
+type UnstampedResult = Unstamped<PartitionResult>;
+
 export type PartitionAction = { kind: 'run'; until: number } | { kind: 'views' } | { kind: 'stats' } | { kind: 'stop' };
 
 export interface PartitionRequest {
@@ -184,42 +188,22 @@ export class Partition {
       }
       case 'put': {
         const s = this.live(c.index);
-        if (s === undefined) {
-          this.results.push({ kind: 'put', id: c.id, time: this.sim.now, ok: false });
-          return;
-        }
-        s.node.dht.put(c.key, c.value, c.ttlSeconds, (r) => {
-          this.results.push({ kind: 'put', id: c.id, time: this.sim.now, ok: r.ok });
-        });
+        if (s === undefined) return this.record({ kind: 'put', id: c.id, ok: false });
+        s.node.dht.put(c.key, c.value, c.ttlSeconds, (r) => this.record({ kind: 'put', id: c.id, ok: r.ok }));
         return;
       }
       case 'get': {
         const s = this.live(c.index);
-        if (s === undefined) {
-          this.results.push({ kind: 'get', id: c.id, time: this.sim.now, ok: false, status: 'reader-left', values: [] });
-          return;
-        }
-        s.node.dht.get(c.key, (r) => {
-          this.results.push({
-            kind: 'get',
-            id: c.id,
-            time: this.sim.now,
-            ok: r.ok,
-            status: r.ok ? 'ok' : r.status,
-            values: r.ok ? r.records.map((rec) => rec.value) : [],
-          });
-        });
+        if (s === undefined) return this.record({ kind: 'get', id: c.id, ok: false, status: 'reader-left', values: [] });
+        s.node.dht.get(c.key, (r) =>
+          this.record({ kind: 'get', id: c.id, ok: r.ok, status: r.ok ? 'ok' : r.status, values: r.ok ? r.records.map((rec) => rec.value) : [] }),
+        );
         return;
       }
       case 'ping': {
         const s = this.live(c.index);
-        if (s === undefined) {
-          this.results.push({ kind: 'ping', id: c.id, time: this.sim.now, hops: null });
-          return;
-        }
-        s.node.ping(c.target, c.timeoutMs, (r) => {
-          this.results.push({ kind: 'ping', id: c.id, time: this.sim.now, hops: r === null ? null : r.hops });
-        });
+        if (s === undefined) return this.record({ kind: 'ping', id: c.id, hops: null });
+        s.node.ping(c.target, c.timeoutMs, (r) => this.record({ kind: 'ping', id: c.id, hops: r === null ? null : r.hops }));
         return;
       }
       case 'listen':
@@ -242,6 +226,11 @@ export class Partition {
         this.sim.compact();
         return;
     }
+  }
+
+  /** A finished command's result, stamped with the time it finished. */
+  private record(result: UnstampedResult): void {
+    this.results.push({ ...result, time: this.sim.now } as PartitionResult);
   }
 
   private live(index: number): SimNode | undefined {
