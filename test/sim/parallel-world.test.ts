@@ -41,8 +41,8 @@ test('two networks joined as partitions carry packets between them with the late
   const b = nets[1]!.createHost({ addressIndex: 1 });
   const inFlight: { to: number; from: string; dest: string; bytes: Uint8Array; at: number }[] = [];
   const remoteOf = (self: number, other: { ip: string; coordinates: typeof a.coordinates }): RemoteHosts => ({
-    coordinatesOf: (ip) => (ip === other.ip ? other.coordinates : undefined),
-    send: (from, dest, bytes, at) => inFlight.push({ to: 1 - self, from, dest, bytes, at }),
+    find: (ip) => (ip === other.ip ? { coordinates: other.coordinates, partition: 1 - self } : undefined),
+    send: (host, from, dest, bytes, at) => inFlight.push({ to: host.partition, from, dest, bytes, at }),
   });
   nets[0]!.setRemoteHosts(remoteOf(0, b));
   nets[1]!.setRemoteHosts(remoteOf(1, a));

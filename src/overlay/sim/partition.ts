@@ -12,8 +12,8 @@
 import type { Address } from '../address.js';
 import type { Endpoint } from '../transport.js';
 import type { Coordinates } from './latency-model.js';
-import { ipOf } from './nat-box.js';
 import { PacketBatchBuilder, forEachPacket, type PacketBatch } from './packet-batch.js';
+import type { RemoteHost } from './sim-network.js';
 import { SimOverlay, type SimNode } from './sim-overlay.js';
 
 export interface PartitionInit {
@@ -100,7 +100,7 @@ const FULL_JOIN_SCAN_MS = 1000;
 export class Partition {
   private readonly nodes = new Map<number, SimNode>();
   private readonly indexOf = new Map<SimNode, number>();
-  private readonly remote = new Map<string, { partition: number; coordinates: Coordinates }>();
+  private readonly remote = new Map<string, RemoteHost>();
   private readonly outbound: PacketBatchBuilder[];
   private results: PartitionResult[] = [];
   private spawned: { index: number; address: Address }[] = [];
@@ -116,11 +116,8 @@ export class Partition {
   ) {
     this.outbound = Array.from({ length: init.count }, () => new PacketBatchBuilder());
     sim.network.setRemoteHosts({
-      coordinatesOf: (ip) => this.remote.get(ip)?.coordinates,
-      send: (from: Endpoint, to: Endpoint, bytes: Uint8Array, at: number) => {
-        const where = this.remote.get(ipOf(to));
-        if (where !== undefined) this.outbound[where.partition]!.push(from, to, bytes, at);
-      },
+      find: (ip) => this.remote.get(ip),
+      send: (host, from, to, bytes, at) => this.outbound[host.partition]!.push(from, to, bytes, at),
     });
   }
 

@@ -115,9 +115,16 @@ export type CreateNatOptions = NatOptions & { coordinates?: Coordinates };
  * them leave this network through `send`, with the delivery time this network computed.
  */
 export interface RemoteHosts {
-  /** Coordinates of the host with this IP if another partition has it. */
-  coordinatesOf(ip: string): Coordinates | undefined;
-  send(from: Endpoint, to: Endpoint, bytes: Uint8Array, deliverAt: number): void;
+  /** The host with this IP if another partition has it. */
+  find(ip: string): RemoteHost | undefined;
+  /** Hands a packet for `host` (as `find` returned it) to its partition. */
+  send(host: RemoteHost, from: Endpoint, to: Endpoint, bytes: Uint8Array, deliverAt: number): void;
+}
+
+export interface RemoteHost {
+  readonly coordinates: Coordinates;
+  /** The partition that has it. */
+  readonly partition: number;
 }
 
 class Packet implements SimPacket {
@@ -337,8 +344,8 @@ export class SimNetwork implements HostNetwork, NatNetwork {
     if (dst === undefined) nat = this.natAt(packet.to);
     else if (dst.host.nat !== null && !withinLan) dst = undefined; // a private address seen from outside its LAN
     if (dst === undefined && nat === undefined) {
-      const remoteAt = this.remote?.coordinatesOf(ipOf(packet.to));
-      if (remoteAt === undefined) {
+      const remote = this.remote?.find(ipOf(packet.to));
+      if (remote === undefined) {
         c.droppedNoRoute++;
         return;
       }
@@ -346,7 +353,7 @@ export class SimNetwork implements HostNetwork, NatNetwork {
         c.lost++;
         return;
       }
-      this.remote!.send(packet.from, packet.to, bytes, now + this.delayMs(src.coordinates, remoteAt));
+      this.remote!.send(remote, packet.from, packet.to, bytes, now + this.delayMs(src.coordinates, remote.coordinates));
       return;
     }
     if (this.loss > 0 && this.random.float() < this.loss) {
