@@ -3,34 +3,79 @@ import assert from 'node:assert/strict';
 import { runExperiment, type ExperimentOptions } from '../../src/overlay/sim/experiment.js';
 import { EventQueue } from '../../src/overlay/sim/event-queue.js';
 import { createLatencyModel } from '../../src/overlay/sim/latency-model.js';
-import { PacketBatchBuilder, forEachPacket } from '../../src/overlay/sim/packet-batch.js';
+import { PacketStream, PacketStreamFullError } from '../../src/overlay/sim/packet-stream.js';
+import { PartitionClocks } from '../../src/overlay/sim/partition-clocks.js';
 import { ParallelWorld, type ParallelNode } from '../../src/overlay/sim/parallel-world.js';
 import { createSeededRandom } from '../../src/overlay/random.js';
 import { SimNetwork, type RemoteHosts } from '../../src/overlay/sim/sim-network.js';
+import { SIM_EPOCH_MS } from '../../src/overlay/sim/virtual-clock.js';
 
 const MINUTE = 60_000;
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-test('a packet batch gives back every packet, in order, each payload a copy of its own', () => {
-  const b = new PacketBatchBuilder();
-  assert.equal(b.take(), null, 'an empty builder gives no batch');
-  const sizes = [0, 1, 5000, 3, 9000];
-  sizes.forEach((n, i) => b.push(`10.0.0.${i + 1}:4000`, `10.0.1.${i + 1}:4000`, new Uint8Array(n).fill(i + 1), 1000 + i));
-  const batch = b.take()!;
-  assert.equal(b.take(), null, 'taking empties the builder');
-  const seen: [string, string, Uint8Array, number][] = [];
-  forEachPacket(batch, (from, to, bytes, at) => seen.push([from, to, bytes, at]));
-  assert.equal(seen.length, sizes.length);
-  seen.forEach(([from, to, bytes, at], i) => {
-    assert.equal(from, `10.0.0.${i + 1}:4000`);
-    assert.equal(to, `10.0.1.${i + 1}:4000`);
-    assert.equal(at, 1000 + i);
-    assert.equal(bytes.length, sizes[i]);
-    assert.ok(bytes.every((x) => x === i + 1));
+test('a packet stream gives back every packet in order, each payload a copy, across the end of its ring', () => {
+  const buffer = PacketStream.create(4096);
+  const writer = new PacketStream(buffer);
+  const reader = new PacketStream(buffer);
+  const seen: [string, string, Uint8Array, number, number][] = [];
+  const take = (): number => reader.drain((from, to, bytes, at, rank) => seen.push([from, to, bytes, at, rank]));
+  let sent = 0;
+  // 40 rounds of 3 packets of up to 700 bytes: the 3,968-byte ring wraps many times.
+  for (let round = 0; round < 40; round++) {
+    for (let k = 0; k < 3; k++, sent++) {
+      const n = (sent * 317) % 700;
+      writer.write(`10.0.0.${(sent % 250) + 1}:4000`, `10.0.1.${(sent % 7) + 1}:${4000 + k}`, new Uint8Array(n).fill(sent % 251), 1000 + sent / 3, sent * 2 + 1);
+    }
+    assert.equal(take(), 3);
+  }
+  assert.equal(take(), 0, 'nothing is taken twice');
+  assert.equal(seen.length, sent);
+  seen.forEach(([from, to, bytes, at, rank], i) => {
+    assert.equal(from, `10.0.0.${(i % 250) + 1}:4000`);
+    assert.equal(to, `10.0.1.${(i % 7) + 1}:${4000 + (i % 3)}`);
+    assert.equal(at, 1000 + i / 3);
+    assert.equal(rank, i * 2 + 1);
+    assert.equal(bytes.length, (i * 317) % 700);
+    assert.ok(bytes.every((x) => x === i % 251));
   });
-  seen[1]![2][0] = 99;
-  assert.equal(seen[1]![2][0], 99);
-  assert.equal(batch.data[0], 2, 'a payload does not share memory with the batch');
+  // A reader that falls behind: the writer says so rather than overwrite what was not read.
+  assert.throws(() => {
+    for (let i = 0; i < 10; i++) writer.write('10.0.0.1:4000', '10.0.0.2:4000', new Uint8Array(600), 1, 1);
+  }, PacketStreamFullError);
+  take();
+  assert.throws(() => writer.write('192.0.2.1:4000', '10.0.0.2:4000', new Uint8Array(1), 1, 1), /not a simulated host/);
+});
+
+test('partition clocks round down to 1/16 ms and say which partition is furthest behind', () => {
+  const clocks = new PartitionClocks(PartitionClocks.create(3), 3);
+  clocks.publish(0, SIM_EPOCH_MS + 100.05);
+  clocks.publish(1, SIM_EPOCH_MS + 40.99);
+  clocks.publish(2, Infinity);
+  assert.equal(clocks.read(0), SIM_EPOCH_MS + 100);
+  assert.equal(clocks.read(1), SIM_EPOCH_MS + 40.9375);
+  assert.equal(clocks.read(2), Infinity);
+  assert.deepEqual(clocks.earliestOther(1), { time: SIM_EPOCH_MS + 100, partition: 0 });
+  assert.deepEqual(clocks.earliestOther(0), { time: SIM_EPOCH_MS + 40.9375, partition: 1 });
+  assert.throws(() => clocks.publish(0, SIM_EPOCH_MS - 1), /37 hours/);
+});
+
+test('events from another partition take their place by rank, not by when they were handed over', () => {
+  const order = (handOverFirst: boolean): string[] => {
+    const queue = new EventQueue({ rankStride: 2, rankOffset: 0 });
+    const ran: string[] = [];
+    const remote = (): void => {
+      queue.postRanked(10, (x: string) => ran.push(x), 'remote-3', 3 * 2 + 1);
+      queue.postRanked(10, (x: string) => ran.push(x), 'remote-0', 0 * 2 + 1);
+    };
+    if (handOverFirst) remote();
+    for (let i = 0; i < 3; i++) queue.post(10, (x: string) => ran.push(x), `local-${i}`);
+    if (!handOverFirst) remote();
+    queue.runUntil(10);
+    return ran;
+  };
+  assert.deepEqual(order(true), order(false));
+  assert.deepEqual(order(true), ['local-0', 'remote-0', 'local-1', 'local-2', 'remote-3']);
+  assert.throws(() => new EventQueue({ rankStride: 2, rankOffset: 2 }), RangeError);
 });
 
 test('two networks joined as partitions carry packets between them with the latency model delay', () => {
@@ -55,7 +100,7 @@ test('two networks joined as partitions carry packets between them with the late
   sa.send(`${b.ip}:4001`, enc('closed port'));
   assert.equal(inFlight.length, 2, 'packets for the other partition leave; one for an unknown host is dropped');
   assert.equal(nets[0]!.droppedNoRoute, 1);
-  for (const p of inFlight.splice(0)) nets[p.to]!.injectRemote(p.from, p.dest, p.bytes, p.at);
+  for (const p of inFlight.splice(0)) nets[p.to]!.injectRemote(p.from, p.dest, p.bytes, p.at, 0);
   queues[1]!.runUntil(10_000);
   const delay = latency.oneWayMs(a.coordinates, b.coordinates);
   assert.deepEqual(got, [[sa.localEndpoint, 'hello', delay]]);

@@ -1,7 +1,7 @@
 /**
- * The simulator's discrete-event queue: a binary min-heap ordered by (time, insertion sequence).
- * Two events at the same virtual millisecond run in the order they were scheduled, so a run is a
- * pure function of its seed.
+ * The simulator's discrete-event queue: a binary min-heap ordered by (time, rank), where the rank
+ * is the insertion sequence unless given ({@link EventQueue.postRanked}). Two events at the same
+ * virtual millisecond run in the order they were scheduled, so a run is a pure function of its seed.
  *
  * Speed matters here (a 10,000-node run processes 30–60 million events). Measured with
  * bench/sim-queue.ts (100k pending timers re-arming themselves, one 2-vCPU VM core): a heap of
@@ -52,11 +52,21 @@ export interface RunOptions {
   onProgress?: (info: ProgressInfo) => void;
   /** Events between two `onProgress` calls. Default 1,000,000: well under a second of work. */
   progressEvery?: number;
+  /** Return after this many events, leaving `now` at the last one's time (default: no limit). */
+  maxEvents?: number;
 }
 
 export interface EventQueueInit {
   /** Initial virtual time in ms. The simulator passes `SIM_EPOCH_MS` (virtual-clock.ts). Default 0. */
   startTime?: number;
+  /**
+   * Ranks for a partition of a parallel simulation: this queue's own events get the ranks
+   * `i · rankStride + rankOffset` (i = 0, 1, …), so that events posted with
+   * {@link EventQueue.postRanked} by other partitions (offsets of their own) never tie with them.
+   * Default stride 1, offset 0.
+   */
+  rankStride?: number;
+  rankOffset?: number;
 }
 
 // `arg` is whatever the scheduler passed along with `fn`; the pairing is checked at post().
@@ -102,6 +112,8 @@ export class EventQueue {
 
   private currentTime: number;
   private nextSeq = 0;
+  private readonly rankStride: number;
+  private readonly rankOffset: number;
   private liveCount = 0;
   private processedCount = 0;
   private stopRequested = false;
@@ -112,6 +124,13 @@ export class EventQueue {
     const startTime = typeof init === 'number' ? init : (init.startTime ?? 0);
     if (!Number.isFinite(startTime)) throw new RangeError(`startTime must be finite, got ${startTime}`);
     this.currentTime = startTime;
+    const stride = typeof init === 'number' ? 1 : (init.rankStride ?? 1);
+    const offset = typeof init === 'number' ? 0 : (init.rankOffset ?? 0);
+    if (!(Number.isInteger(stride) && stride >= 1 && Number.isInteger(offset) && offset >= 0 && offset < stride)) {
+      throw new RangeError(`need whole numbers 0 ≤ rankOffset < rankStride, got ${offset} and ${stride}`);
+    }
+    this.rankStride = stride;
+    this.rankOffset = offset;
   }
 
   /** Current virtual time in ms. */
@@ -149,6 +168,15 @@ export class EventQueue {
    */
   post<T>(at: number, fn: (arg: T) => void, arg: T): EventId {
     return this.add(this.clampTime(at), fn, arg);
+  }
+
+  /**
+   * Like {@link post}, with the rank given: among events at the same time, lower ranks run first.
+   * An event from another partition of a parallel simulation carries its sender's rank, so the
+   * order of events does not depend on when the event was handed over.
+   */
+  postRanked<T>(at: number, fn: (arg: T) => void, arg: T, rank: number): EventId {
+    return this.add(this.clampTime(at), fn, arg, rank);
   }
 
   /** Cancels a call made with {@link post}. False if it already ran or was cancelled. */
@@ -200,6 +228,7 @@ export class EventQueue {
     const every = Math.max(1, Math.floor(opts?.progressEvery ?? 1_000_000));
     const start = this.processedCount;
     let nextReport = start + every;
+    const last = start + (opts?.maxEvents ?? Infinity);
     this.stopRequested = false;
     try {
       while (this.count > 0) {
@@ -213,7 +242,7 @@ export class EventQueue {
           nextReport = this.processedCount + every;
           onProgress({ now: this.currentTime, processed: this.processedCount, pending: this.liveCount });
         }
-        if (this.stopRequested) {
+        if (this.stopRequested || this.processedCount >= last) {
           this.stopRequested = false;
           return this.processedCount - start;
         }
@@ -238,7 +267,7 @@ export class EventQueue {
   }
 
   /** Takes a slot (from the free list, else a new one) and pushes the entry on the heap. */
-  private add(time: number, fn: AnyCall, arg: unknown): EventId {
+  private add(time: number, fn: AnyCall, arg: unknown, rank = this.nextSeq++ * this.rankStride + this.rankOffset): EventId {
     let slot: number;
     if (this.freeCount > 0) {
       slot = this.freeSlots[--this.freeCount]!;
@@ -254,7 +283,7 @@ export class EventQueue {
     const gen = (this.slotGen[slot]! + 1) & GEN_MASK;
     this.slotGen[slot] = gen;
     this.liveCount++;
-    this.push(slot, time, this.nextSeq++);
+    this.push(slot, time, rank);
     return gen * SLOT_LIMIT + slot;
   }
 

@@ -65,7 +65,7 @@ const DHT_TTL_SECONDS = 6 * 3600;
 
 /**
  * From this many nodes on, a run uses two threads by default. Below it one thread is faster: the
- * windows between synchronisations hold too few events to pay for them. Fixed rather than taken
+ * threads have too little work per millisecond of virtual time to pay for keeping in step. Fixed rather than taken
  * from the machine's core count, so that a command line names one run on every machine.
  */
 export const PARALLEL_FROM_NODES = 2000;

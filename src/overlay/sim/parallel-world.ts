@@ -1,20 +1,25 @@
 /**
  * A simulation spread over threads: the nodes are split into partitions (node i goes to partition
  * i mod P), partition 0 runs on this thread beside the coordinator, the others in worker threads
- * (partition-worker.ts). The coordinator runs the experiment's own events and keeps the
- * partitions in step with conservative synchronisation:
+ * (partition-worker.ts). The coordinator runs the experiment's own events; the partitions keep
+ * in step with each other by conservative synchronisation, streamed:
  *
- * No packet arrives sooner than the latency model's floor L (5 ms) after it was sent. So if the
- * earliest pending event anywhere is at time t, every partition can run all its events up to
- * t + L without waiting for the others: nothing sent in that window can arrive inside it. After
- * each window the packets that crossed between partitions are handed to their destinations with
- * their delivery times, and the next window starts. A window also ends at the coordinator's next
- * event, so that event sees every partition at exactly its time and its commands (spawn, kill,
- * DHT operations) run there at that time.
+ * No packet arrives sooner than the latency model's floor L (5 ms) after it was sent. Each
+ * partition publishes a clock, a time before which it will send nothing more (partition-clocks.ts),
+ * and streams the packets it sends to the others as it sends them (packet-stream.ts). A partition
+ * may run any event earlier than every other partition's clock plus L. So partitions move ahead
+ * independently, each at most L of virtual time beyond the slowest, and a burst of work on one
+ * thread only holds the others up once it is L behind them.
  *
- * A run is deterministic for a seed and a partition count: partitions draw network loss and jitter
- * from streams of their own, packets between partitions are handed over in a fixed order, and
- * results are taken in (time, partition, order). Changing the partition count changes the run.
+ * The coordinator stops all partitions together at its own events (and at least every virtual
+ * second, for progress): every partition runs up to exactly that time, the event runs, and its
+ * commands (spawn, kill, DHT operations) run in their partitions at that time.
+ *
+ * A run is deterministic for a seed and a partition count, whatever the threads' pace: partitions
+ * draw network loss and jitter from streams of their own, an event's place among events at the
+ * same virtual time is fixed by its rank (its partition's own count; event-queue.ts) and not by
+ * when it was handed over, and results are taken in (time, partition, order). Changing the
+ * partition count changes the run.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -22,10 +27,10 @@ import type { Address } from '../address.js';
 import { createSeededRandom, type Random } from '../random.js';
 import { EventQueue } from './event-queue.js';
 import { createLatencyModel, type LatencyModel } from './latency-model.js';
-import { PacketBatchBuilder, earliest, batchTransferables, type PacketBatch } from './packet-batch.js';
-import { SharedPacketArea } from './shared-packets.js';
+import { PacketStream } from './packet-stream.js';
+import { PartitionClocks } from './partition-clocks.js';
 import type { PartitionWorkerData } from './partition-worker.js';
-import { Partition, type PartitionCommand, type PartitionReply, type PartitionRequest, type PartitionResult } from './partition.js';
+import { Partition, type PartitionCommand, type PartitionInit, type PartitionReply, type PartitionRequest, type PartitionResult } from './partition.js';
 import { ringConsistency } from './ring-check.js';
 import { DEFAULT_PORT, hostIp } from './sim-network.js';
 import { DEFAULT_SPINS, SyncChannel } from './sync-channel.js';
@@ -51,8 +56,16 @@ export interface ParallelNode extends WorldNode {
   address: Address | null;
 }
 
-/** Shared memory per direction for one window's packets; a window that needs more sends them by postMessage. */
-const PACKET_AREA_BYTES = 32 * 1024 * 1024;
+/** Shared memory for the packets from one partition to another: 64 MiB over the other partitions, at least 4. */
+function streamBytes(partitions: number): number {
+  return Math.max(4 << 20, Math.floor((64 << 20) / (partitions - 1) / 8) * 8);
+}
+
+/** Checks of the other partitions' clocks before a blocked partition sleeps: a few milliseconds. */
+const STREAM_SPINS = 20_000;
+
+/** The coordinator stops the partitions at least this often (virtual ms), for progress reports. */
+const MAX_RUN_MS = 1000;
 
 /** A worker that has not answered for this long has died (out of memory, say): give up. */
 const STALL_MS = 300_000;
@@ -84,33 +97,19 @@ class WorkerLink implements PartitionLink {
   constructor(
     private readonly worker: Worker,
     private readonly channel: SyncChannel,
-    private readonly index: number,
-    private readonly toWorker: SharedPacketArea,
-    private readonly fromWorker: SharedPacketArea,
-    private readonly partitions: number,
   ) {}
   start(request: PartitionRequest): void {
-    if (request.inbound.length > 0 && this.toWorker.write(request.inbound.map((batch) => ({ dest: this.index, batch })))) {
-      request = { ...request, inbound: [], sharedInbound: true };
-    }
-    this.channel.send(request, request.inbound.flatMap(batchTransferables));
+    this.channel.send(request);
   }
   finish(): PartitionReply {
-    let reply: PartitionReply;
     try {
-      reply = this.channel.receive(STALL_MS) as PartitionReply;
+      return this.channel.receive(STALL_MS) as PartitionReply;
     } catch {
       throw new Error(`a simulation worker thread stopped answering for ${STALL_MS / 1000} s (it may have run out of memory)`);
     }
-    if (reply.sharedOutbound === true) {
-      const builders = Array.from({ length: this.partitions }, () => new PacketBatchBuilder());
-      this.fromWorker.read((dest, from, to, bytes, at) => builders[dest]!.push(from, to, bytes, at));
-      reply.outbound = builders.map((b) => b.take());
-    }
-    return reply;
   }
   async close(): Promise<void> {
-    this.channel.send({ inbound: [], commands: [], action: { kind: 'stop' } } satisfies PartitionRequest);
+    this.channel.send({ commands: [], action: { kind: 'stop' } } satisfies PartitionRequest);
     await this.worker.terminate();
   }
 }
@@ -119,7 +118,6 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   private readonly orchestrator = new EventQueue({ startTime: SIM_EPOCH_MS });
   private readonly random: Random;
   private readonly placement: Required<LatencyModel>;
-  private readonly lookahead: number;
   private readonly count: number;
   private time = SIM_EPOCH_MS;
   /** Set while results are handed to their callbacks: the time each happened. */
@@ -128,9 +126,6 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   private readonly byIndex = new Map<number, ParallelNode>();
   private spawned = 0;
   private readonly commands: PartitionCommand[][];
-  private readonly inbound: PacketBatch[][];
-  private readonly inboundMin: number[];
-  private readonly nextTimes: number[];
   private readonly processed: number[];
   private readonly sent: number[];
   private readonly callbacks = new Map<number, (r: PartitionResult) => void>();
@@ -139,17 +134,13 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
 
   private constructor(
     private readonly links: PartitionLink[],
+    private readonly clocks: PartitionClocks,
     options: ParallelWorldOptions,
   ) {
     this.count = links.length;
     this.random = createSeededRandom(`${options.seed}:overlay`);
     this.placement = createLatencyModel(createSeededRandom(`${options.seed}:latency`));
-    this.lookahead = this.placement.minMs;
-    if (!(this.lookahead > 0)) throw new RangeError('a parallel simulation needs a latency floor above 0 ms');
     this.commands = links.map(() => []);
-    this.inbound = links.map(() => []);
-    this.inboundMin = links.map(() => Infinity);
-    this.nextTimes = links.map(() => Infinity);
     this.processed = links.map(() => 0);
     this.sent = links.map(() => 0);
   }
@@ -157,17 +148,41 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   static async create(options: ParallelWorldOptions): Promise<ParallelWorld> {
     const count = options.partitions;
     if (!Number.isInteger(count) || count < 2 || count > 64) throw new RangeError(`partitions must be a whole number from 2 to 64, got ${count}`);
+    const lookahead = createLatencyModel(createSeededRandom(`${options.seed}:latency`)).minMs;
+    if (!(lookahead > 0)) throw new RangeError('a parallel simulation needs a latency floor above 0 ms');
     const flags = new Int32Array(new SharedArrayBuffer(4 * 2 * count));
+    const clockBuffer = PartitionClocks.create(count);
+    // streams[p][q]: packets from partition p to partition q.
+    const streams = Array.from({ length: count }, (_, p) =>
+      Array.from({ length: count }, (_, q) => (p === q ? null : PacketStream.create(streamBytes(count)))),
+    );
+    // Fewer cores than threads: waiting threads sleep at once rather than poll (the run is the same).
+    const enoughCores = availableParallelism() >= count;
+    const init = (index: number): PartitionInit => ({ seed: options.seed, encrypt: options.encrypt, lossRate: options.lossRate, index, count, lookahead });
+    const setup = (index: number): PartitionSetup => ({
+      init: init(index),
+      clocks: clockBuffer,
+      outgoing: streams[index]!,
+      incoming: streams.map((row) => row[index]!),
+      spins: enoughCores ? DEFAULT_SPINS : 0,
+      streamSpins: enoughCores ? STREAM_SPINS : 0,
+    });
     const links: PartitionLink[] = [];
     try {
-      for (let index = 1; index < count; index++) links.push(await startWorker(options, index, count, flags));
-      const local = await Partition.create({ seed: options.seed, encrypt: options.encrypt, lossRate: options.lossRate, index: 0, count });
-      links.unshift(new LocalLink(local));
+      for (let index = 1; index < count; index++) links.push(await startWorker(setup(index), flags));
+      const local = setup(0);
+      const partition = await Partition.create(local.init, {
+        clocks: new PartitionClocks(clockBuffer, count),
+        outgoing: local.outgoing.map((b) => (b === null ? null : new PacketStream(b))),
+        incoming: local.incoming.map((b) => (b === null ? null : new PacketStream(b))),
+        spins: local.streamSpins,
+      });
+      links.unshift(new LocalLink(partition));
     } catch (e) {
       await Promise.all(links.map((l) => l.close().catch(() => {})));
       throw e;
     }
-    return new ParallelWorld(links, options);
+    return new ParallelWorld(links, new PartitionClocks(clockBuffer, count), options);
   }
 
   get now(): number {
@@ -272,23 +287,16 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
     let nextReport = this.eventsProcessed() + every;
     for (;;) {
       const ot = this.orchestrator.nextTime();
-      const lb = this.lowerBound();
-      if (lb > end && ot > end) break;
-      let horizon = Math.min(end, lb + this.lookahead);
-      if (ot <= horizon) horizon = Math.max(ot, this.time);
-      this.exchange({ kind: 'run', until: horizon });
-      this.time = horizon;
-      if (ot <= horizon) this.orchestrator.runUntil(horizon);
+      const until = Math.min(end, ot, this.time + MAX_RUN_MS);
+      this.exchange({ kind: 'run', until });
+      this.time = until;
+      if (ot <= until) this.orchestrator.runUntil(until);
       if (opts.onProgress !== undefined && this.eventsProcessed() >= nextReport) {
         nextReport = this.eventsProcessed() + every;
         opts.onProgress({ now: this.time, processed: this.eventsProcessed(), pending: 0 });
       }
+      if (until >= end && this.orchestrator.nextTime() > end) break;
     }
-    if (this.time < end) {
-      this.exchange({ kind: 'run', until: end });
-      this.time = end;
-    }
-    this.orchestrator.runUntil(end);
   }
 
   eventsProcessed(): number {
@@ -321,26 +329,20 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
     return id;
   }
 
-  /** No partition has anything to do before this time. */
-  private lowerBound(): number {
-    let lb = Infinity;
-    for (let p = 0; p < this.count; p++) {
-      lb = Math.min(lb, this.nextTimes[p]!, this.inboundMin[p]!);
-      if (this.commands[p]!.length > 0) lb = Math.min(lb, this.time);
-    }
-    return lb;
-  }
-
   /** Queries every partition at the current time (their pending commands run first). */
   private query(action: { kind: 'views' } | { kind: 'stats' }): PartitionReply[] {
     if (this.closed) throw new Error('this simulation has been closed');
     return this.exchange(action);
   }
 
-  /** One request to every partition (the workers' first, so they work while partition 0 does), then their replies. */
+  /**
+   * One request to every partition (the workers' first, so they work while partition 0 does), then
+   * their replies. Every partition has run everything up to now, and its commands run now: so now
+   * is every partition's clock until it publishes its own.
+   */
   private exchange(action: PartitionRequest['action']): PartitionReply[] {
-    const requests = this.links.map((_, p) => ({ inbound: this.inbound[p]!.splice(0), commands: this.commands[p]!.splice(0), action }));
-    this.inboundMin.fill(Infinity);
+    const requests = this.links.map((_, p) => ({ commands: this.commands[p]!.splice(0), action }));
+    for (let p = 0; p < this.count; p++) this.clocks.publish(p, this.time);
     for (let p = 1; p < this.count; p++) this.links[p]!.start(requests[p]!);
     this.links[0]!.start(requests[0]!);
     const replies = this.links.map((l) => l.finish());
@@ -353,7 +355,6 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
     if (failed !== undefined) throw new Error(`a simulation partition failed: ${failed.error}`);
     const results: { r: PartitionResult; p: number; i: number }[] = [];
     replies.forEach((reply, p) => {
-      this.nextTimes[p] = reply.nextTime;
       this.processed[p] = reply.processed;
       this.sent[p] = reply.sent;
       for (const s of reply.spawned) {
@@ -364,11 +365,6 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
         const node = this.byIndex.get(j.index);
         if (node !== undefined) node.joined = node.alive && j.joined;
       }
-      reply.outbound.forEach((batch, q) => {
-        if (batch === null) return;
-        this.inbound[q]!.push(batch);
-        this.inboundMin[q] = Math.min(this.inboundMin[q]!, earliest(batch));
-      });
       reply.results.forEach((r, i) => results.push({ r, p, i }));
     });
     if (results.length === 0) return;
@@ -387,20 +383,13 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   }
 }
 
-async function startWorker(options: ParallelWorldOptions, index: number, count: number, flags: Int32Array): Promise<PartitionLink> {
+/** What a partition needs to start: its settings, its streams and clocks, and how long to poll. */
+type PartitionSetup = Omit<PartitionWorkerData, 'port' | 'flags' | 'toWorker' | 'toCoordinator'>;
+
+async function startWorker(setup: PartitionSetup, flags: Int32Array): Promise<PartitionLink> {
   const { port1, port2 } = new MessageChannel();
-  // Fewer cores than threads: waiting threads sleep at once rather than poll (the run is the same).
-  const spins = availableParallelism() >= count ? DEFAULT_SPINS : 0;
-  const workerData: PartitionWorkerData = {
-    spins,
-    init: { seed: options.seed, encrypt: options.encrypt, lossRate: options.lossRate, index, count },
-    port: port2,
-    flags,
-    toWorker: 2 * index,
-    toCoordinator: 2 * index + 1,
-    inboundArea: new SharedArrayBuffer(PACKET_AREA_BYTES),
-    outboundArea: new SharedArrayBuffer(PACKET_AREA_BYTES),
-  };
+  const index = setup.init.index;
+  const workerData: PartitionWorkerData = { ...setup, port: port2, flags, toWorker: 2 * index, toCoordinator: 2 * index + 1 };
   const worker = workerFor(workerData, [port2]);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -413,8 +402,7 @@ async function startWorker(options: ParallelWorldOptions, index: number, count: 
     throw e;
   }
   worker.removeAllListeners();
-  const channel = new SyncChannel(port1, flags, 2 * index + 1, 2 * index, spins);
-  return new WorkerLink(worker, channel, index, new SharedPacketArea(workerData.inboundArea), new SharedPacketArea(workerData.outboundArea), count);
+  return new WorkerLink(worker, new SyncChannel(port1, flags, 2 * index + 1, 2 * index, setup.spins));
 }
 
 /**

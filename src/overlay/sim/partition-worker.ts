@@ -4,9 +4,9 @@
  * stop. A failure is sent back as the reply's `error` rather than killing the thread silently.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { batchTransferables } from './packet-batch.js';
-import { SharedPacketArea } from './shared-packets.js';
+import { PacketStream } from './packet-stream.js';
 import { Partition, type PartitionInit, type PartitionReply, type PartitionRequest } from './partition.js';
+import { PartitionClocks } from './partition-clocks.js';
 import { SyncChannel } from './sync-channel.js';
 
 export interface PartitionWorkerData {
@@ -17,19 +17,24 @@ export interface PartitionWorkerData {
   toWorker: number;
   /** Counter this worker bumps when it replies. */
   toCoordinator: number;
-  /** Polls before sleeping while waiting (sync-channel.ts). */
+  /** Polls before sleeping while waiting for a request (sync-channel.ts). */
   spins: number;
-  /** Packets from the coordinator (shared-packets.ts). */
-  inboundArea: SharedArrayBuffer;
-  /** Packets to the coordinator. */
-  outboundArea: SharedArrayBuffer;
+  /** Checks of the other partitions' clocks before sleeping while blocked (partition.ts). */
+  streamSpins: number;
+  clocks: SharedArrayBuffer;
+  /** Packet streams from this partition to each other one, and from each to this one (null for itself). */
+  outgoing: (SharedArrayBuffer | null)[];
+  incoming: (SharedArrayBuffer | null)[];
 }
 
 const data = workerData as PartitionWorkerData;
 const channel = new SyncChannel(data.port, data.flags, data.toWorker, data.toCoordinator, data.spins);
-const inbound = new SharedPacketArea(data.inboundArea);
-const outbound = new SharedPacketArea(data.outboundArea);
-const partition = await Partition.create(data.init);
+const partition = await Partition.create(data.init, {
+  clocks: new PartitionClocks(data.clocks, data.init.count),
+  outgoing: data.outgoing.map((b) => (b === null ? null : new PacketStream(b))),
+  incoming: data.incoming.map((b) => (b === null ? null : new PacketStream(b))),
+  spins: data.streamSpins,
+});
 parentPort!.postMessage('ready');
 
 for (;;) {
@@ -37,18 +42,11 @@ for (;;) {
   if (request.action.kind === 'stop') break;
   let reply: PartitionReply;
   try {
-    if (request.sharedInbound === true) inbound.read((_, from, to, bytes, at) => partition.inject(from, to, bytes, at));
     reply = partition.handle(request);
-    const batches = reply.outbound.flatMap((batch, dest) => (batch === null ? [] : [{ dest, batch }]));
-    if (batches.length > 0 && outbound.write(batches)) {
-      reply.outbound = [];
-      reply.sharedOutbound = true;
-    }
   } catch (e) {
     const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    reply = { results: [], outbound: [], spawned: [], joined: [], nextTime: Infinity, processed: 0, sent: 0, error };
+    reply = { results: [], spawned: [], joined: [], processed: 0, sent: 0, error };
   }
-  const transfer = reply.outbound.flatMap((b) => (b === null ? [] : batchTransferables(b)));
-  channel.send(reply, transfer);
+  channel.send(reply);
 }
 channel.close();

@@ -1,10 +1,15 @@
 /**
  * One partition of a parallel simulation (parallel-world.ts): a {@link SimOverlay} holding some of
- * the nodes, driven by requests from the coordinator. A request carries the packets other
- * partitions sent here, the coordinator's commands (executed at the partition's current time, in
- * order), and an action: run up to a virtual time, or report views and counters. The reply
- * carries the packets for other partitions, the results of commands that finished, and the
- * partition's next event time.
+ * the nodes, driven by requests from the coordinator. A request carries the coordinator's
+ * commands (executed at the partition's current time, in order) and an action: run up to a
+ * virtual time, or report views and counters. The reply carries the results of commands that
+ * finished and what changed about the partition's nodes.
+ *
+ * While it runs, a partition streams the packets it sends to other partitions through shared
+ * memory (packet-stream.ts) and publishes its clock (partition-clocks.ts); it runs each event as
+ * soon as no other partition can still send it anything earlier, and publishes again every few
+ * events. So a burst of work on one thread (handshakes) holds the others up only when it is
+ * more than the latency floor of virtual time behind them, not at every step of that size.
  *
  * The same class runs inside a worker thread (partition-worker.ts) and, for partition 0, on the
  * coordinator's own thread.
@@ -12,7 +17,8 @@
 import type { Address } from '../address.js';
 import type { Endpoint } from '../transport.js';
 import type { Coordinates } from './latency-model.js';
-import { PacketBatchBuilder, forEachPacket, type PacketBatch } from './packet-batch.js';
+import type { PartitionClocks } from './partition-clocks.js';
+import type { PacketStream } from './packet-stream.js';
 import type { RemoteHost } from './sim-network.js';
 import { SimOverlay, type SimNode } from './sim-overlay.js';
 
@@ -22,6 +28,17 @@ export interface PartitionInit {
   lossRate: number;
   index: number;
   count: number;
+  /** No packet between two partitions is faster than this (ms): the latency model's floor. */
+  lookahead: number;
+}
+
+/** How a partition reaches the others: their clocks, and a packet stream to and from each (null for itself). */
+export interface PartitionLinks {
+  clocks: PartitionClocks;
+  outgoing: (PacketStream | null)[];
+  incoming: (PacketStream | null)[];
+  /** Checks of the others' clocks before sleeping while blocked (0: sleep at once). */
+  spins: number;
 }
 
 export type PartitionCommand =
@@ -49,9 +66,6 @@ type UnstampedResult = Unstamped<PartitionResult>;
 export type PartitionAction = { kind: 'run'; until: number } | { kind: 'views' } | { kind: 'stats' } | { kind: 'stop' };
 
 export interface PartitionRequest {
-  inbound: PacketBatch[];
-  /** More inbound packets wait in the channel's shared memory (shared-packets.ts), to be taken before `inbound`. */
-  sharedInbound?: boolean;
   commands: PartitionCommand[];
   action: PartitionAction;
 }
@@ -74,16 +88,10 @@ export interface PartitionStats {
 export interface PartitionReply {
   /** Results of commands, in the order they finished. */
   results: PartitionResult[];
-  /** Packets for each partition (null: none), indexed by partition. */
-  outbound: (PacketBatch | null)[];
-  /** The packets are in the channel's shared memory instead (shared-packets.ts); `outbound` is empty. */
-  sharedOutbound?: boolean;
   /** Nodes spawned since the last reply, with their overlay addresses. */
   spawned: { index: number; address: Address }[];
   /** Nodes whose `joined` changed since the last reply. */
   joined: { index: number; joined: boolean }[];
-  /** Time of the partition's next event (Infinity: none). */
-  nextTime: number;
   /** Events processed so far. */
   processed: number;
   /** Packets sent so far. */
@@ -94,14 +102,25 @@ export interface PartitionReply {
   error?: string;
 }
 
-/** Checking every node's `joined` flag after each window is too slow; reverts are rare, so check all only this often. */
+/** Checking every node's `joined` flag after each run is too slow; reverts are rare, so check all only this often. */
 const FULL_JOIN_SCAN_MS = 1000;
+/** Events run between two publications of the clock. */
+const PUBLISH_EVERY = 1;
+/**
+ * Events run only when they are this much (ms) earlier than the others' clocks plus the lookahead:
+ * virtual times are around 1.8e12 ms, where doubles step by 0.00024 ms.
+ */
+const MARGIN_MS = 0.001;
+/** A partition blocked for this long (wall ms) on another has lost it (it failed or ran out of memory). */
+const STALL_MS = 300_000;
 
 export class Partition {
   private readonly nodes = new Map<number, SimNode>();
   private readonly indexOf = new Map<SimNode, number>();
   private readonly remote = new Map<string, RemoteHost>();
-  private readonly outbound: PacketBatchBuilder[];
+  /** Packets sent to other partitions so far: their ranks (event-queue.ts) are `sent · count + index`. */
+  private remoteSent = 0;
+  private readonly injectFn: (from: Endpoint, to: Endpoint, bytes: Uint8Array, at: number, rank: number) => void;
   private results: PartitionResult[] = [];
   private spawned: { index: number; address: Address }[] = [];
   /** Last `joined` reported per node. */
@@ -113,46 +132,47 @@ export class Partition {
   private constructor(
     readonly sim: SimOverlay,
     readonly init: PartitionInit,
+    private readonly links: PartitionLinks,
   ) {
-    this.outbound = Array.from({ length: init.count }, () => new PacketBatchBuilder());
+    const { count, index } = init;
     sim.network.setRemoteHosts({
       find: (ip) => this.remote.get(ip),
-      send: (host, from, to, bytes, at) => this.outbound[host.partition]!.push(from, to, bytes, at),
+      send: (host, from, to, bytes, at) => links.outgoing[host.partition]!.write(from, to, bytes, at, this.remoteSent++ * count + index),
     });
+    this.injectFn = (from, to, bytes, at, rank) => sim.network.injectRemote(from, to, bytes, at, rank);
   }
 
-  static async create(init: PartitionInit): Promise<Partition> {
+  static async create(init: PartitionInit, links: PartitionLinks): Promise<Partition> {
     const sim = await SimOverlay.create({
       seed: init.seed,
       encrypt: init.encrypt,
       lossRate: init.lossRate,
       partition: { index: init.index, count: init.count },
     });
-    return new Partition(sim, init);
-  }
-
-  /** A packet from another partition. */
-  inject(from: Endpoint, to: Endpoint, bytes: Uint8Array, at: number): void {
-    this.sim.network.injectRemote(from, to, bytes, at);
+    return new Partition(sim, init, links);
   }
 
   handle(request: PartitionRequest): PartitionReply {
-    for (const batch of request.inbound) {
-      forEachPacket(batch, (from, to, bytes, at) => this.sim.network.injectRemote(from, to, bytes, at));
-    }
     for (const command of request.commands) this.apply(command);
     const action = request.action;
     let views: NodeView[] | undefined;
     let stats: PartitionStats | undefined;
-    if (action.kind === 'run') this.sim.queue.runUntil(action.until);
+    if (action.kind === 'run') {
+      try {
+        this.run(action.until);
+      } catch (e) {
+        // Let the other partitions finish the run (this one sends nothing more), so that the
+        // coordinator gets every reply and reports this failure instead of waiting for this clock.
+        this.links.clocks.publish(this.init.index, Infinity);
+        throw e;
+      }
+    }
     else if (action.kind === 'views') views = this.views();
     else if (action.kind === 'stats') stats = this.stats();
     const reply: PartitionReply = {
       results: this.results,
-      outbound: this.outbound.map((b) => b.take()),
       spawned: this.spawned,
       joined: this.joinedChanges(),
-      nextTime: this.sim.queue.nextTime(),
       processed: this.sim.queue.processed,
       sent: this.sim.network.sent,
     };
@@ -161,6 +181,48 @@ export class Partition {
     this.results = [];
     this.spawned = [];
     return reply;
+  }
+
+  /**
+   * Runs every event up to `until` (inclusive), streaming with the other partitions. An event runs
+   * once it is earlier than every other partition's clock plus the lookahead: read the clocks
+   * first, then take the packets sent before them, and nothing earlier can still come.
+   */
+  private run(until: number): void {
+    const { clocks, spins } = this.links;
+    const { index, lookahead } = this.init;
+    const queue = this.sim.queue;
+    let idle = 0;
+    let blockedSince = -1;
+    for (;;) {
+      const other = clocks.earliestOther(index);
+      const bound = other.time + lookahead;
+      this.drain();
+      const limit = Math.min(until, bound - MARGIN_MS);
+      const ran = limit >= queue.now && queue.nextTime() <= limit ? queue.runUntil(limit, { maxEvents: PUBLISH_EVERY }) : 0;
+      const next = queue.nextTime();
+      clocks.publish(index, Math.min(next, bound));
+      if (next > until && bound > until) break;
+      if (ran > 0) {
+        idle = 0;
+        blockedSince = -1;
+        continue;
+      }
+      if (++idle < spins) continue;
+      const now = performance.now();
+      if (blockedSince < 0) blockedSince = now;
+      else if (now - blockedSince > STALL_MS) {
+        throw new Error(`simulation thread ${other.partition} made no progress for ${STALL_MS / 1000} s (it may have failed or run out of memory)`);
+      }
+      clocks.sleepOn(other.partition, other.time, 1);
+    }
+    if (until > queue.now) queue.runUntil(until);
+  }
+
+  /** Takes the packets the other partitions have streamed here so far. */
+  private drain(): void {
+    const { incoming } = this.links;
+    for (let p = 0; p < incoming.length; p++) incoming[p]?.drain(this.injectFn);
   }
 
   private apply(c: PartitionCommand): void {

@@ -281,10 +281,13 @@ export class SimNetwork implements HostNetwork, NatNetwork {
     this.remote = remote;
   }
 
-  /** A packet from another partition, to be delivered at `at` (its sender computed latency and loss). */
-  injectRemote(from: Endpoint, to: Endpoint, bytes: Uint8Array, at: number): void {
+  /**
+   * A packet from another partition, to be delivered at `at` (its sender computed latency and
+   * loss) in the place `rank` gives it among events at that time (EventQueue.postRanked).
+   */
+  injectRemote(from: Endpoint, to: Endpoint, bytes: Uint8Array, at: number, rank: number): void {
     this.c.inFlight++;
-    this.queue.post(at, this.deliverRemoteFn, new Packet(from, to, bytes));
+    this.queue.postRanked(at, this.deliverRemoteFn, new Packet(from, to, bytes), rank);
   }
 
   /** @internal */

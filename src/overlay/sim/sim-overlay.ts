@@ -67,7 +67,8 @@ export class SimOverlay {
   private spawned = 0;
 
   private constructor(private readonly options: SimOverlayOptions) {
-    this.queue = new EventQueue({ startTime: SIM_EPOCH_MS });
+    // A partition's own events and the packets other partitions send it are ranked apart (event-queue.ts).
+    this.queue = new EventQueue({ startTime: SIM_EPOCH_MS, rankStride: options.partition?.count ?? 1, rankOffset: options.partition?.index ?? 0 });
     this.random = createSeededRandom(`${options.seed}:overlay`);
     const part = options.partition === undefined ? '' : `:partition:${options.partition.index}/${options.partition.count}`;
     const latency = createLatencyModel(createSeededRandom(`${options.seed}:latency${part}`));
