@@ -62,12 +62,13 @@ function streamBytes(partitions: number): number {
 }
 
 /**
- * Checks of the other partitions' clocks before a blocked partition sleeps (a fraction of a
- * millisecond). Watching longer barely helps a run alone on the machine and costs much when the
- * cores are shared: measured, a 2,000-node run alone took 43 s with 20,000 checks and 44 s with
- * 2,000; two 300-node runs side by side on two cores took 191 s each with 20,000 and 85 s with 2,000.
+ * Checks of the other partitions' clocks before a blocked partition sleeps (a few milliseconds):
+ * waking from a sleep costs about 0.1 ms on a virtual machine, more than most waits. The price is
+ * paid when the cores are shared: two 300-node runs side by side on two cores took 191 s each
+ * with 20,000 checks and 85 s with 2,000, against 33 s alone; a 10,000-node run alone took 552 s
+ * with 2,000 and RESULT20K s with 20,000. Where the cores are shared, `--threads 1` is the faster choice.
  */
-const STREAM_SPINS = 2_000;
+const STREAM_SPINS = 20_000;
 
 /** The coordinator stops the partitions at least this often (virtual ms), for progress reports. */
 const MAX_RUN_MS = 1000;
