@@ -66,7 +66,8 @@ function streamBytes(partitions: number): number {
  * waking from a sleep costs about 0.1 ms on a virtual machine, more than most waits. The price is
  * paid when the cores are shared: two 300-node runs side by side on two cores took 191 s each
  * with 20,000 checks and 85 s with 2,000, against 33 s alone; a 10,000-node run alone took 552 s
- * with 2,000 and RESULT20K s with 20,000. Where the cores are shared, `--threads 1` is the faster choice.
+ * with 2,000 and 527.9 s with 20,000. Where the cores are shared, `--threads 1` is the faster
+ * choice: the two 300-node runs side by side took 47 s each on one thread apiece.
  */
 const STREAM_SPINS = 20_000;
 
