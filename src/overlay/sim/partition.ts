@@ -6,9 +6,8 @@
  * finished and what changed about the partition's nodes.
  *
  * While it runs, a partition streams the packets it sends to other partitions through shared
- * memory (packet-stream.ts) and publishes its clock (partition-clocks.ts); it runs each event as
- * soon as no other partition can still send it anything earlier, and publishes again every few
- * events. So a burst of work on one thread (handshakes) holds the others up only when it is
+ * memory (packet-stream.ts) and publishes its clock (partition-clocks.ts) after every event; it
+ * runs each event as soon as no other partition can still send it anything earlier. So a burst of work on one thread (handshakes) holds the others up only when it is
  * more than the latency floor of virtual time behind them, not at every step of that size.
  *
  * The same class runs inside a worker thread (partition-worker.ts) and, for partition 0, on the
@@ -104,7 +103,10 @@ export interface PartitionReply {
 
 /** Checking every node's `joined` flag after each run is too slow; reverts are rare, so check all only this often. */
 const FULL_JOIN_SCAN_MS = 1000;
-/** Events run between two publications of the clock. */
+/**
+ * Events run between two publications of the clock. Measured on a 2,000-node run: 58.9 s with 8,
+ * 52.5 s with 2, 50 s with 1 (the same figures each time: the run does not depend on it).
+ */
 const PUBLISH_EVERY = 1;
 /**
  * Events run only when they are this much (ms) earlier than the others' clocks plus the lookahead:
