@@ -124,7 +124,6 @@ class WorkerLink implements PartitionLink {
 export class ParallelWorld implements SimWorld<ParallelNode> {
   private readonly orchestrator = new EventQueue({ startTime: SIM_EPOCH_MS });
   private readonly random: Random;
-  private readonly placement: Required<LatencyModel>;
   private readonly count: number;
   private time = SIM_EPOCH_MS;
   /** Set while results are handed to their callbacks: the time each happened. */
@@ -142,11 +141,12 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   private constructor(
     private readonly links: PartitionLink[],
     private readonly clocks: PartitionClocks,
+    /** Draws the coordinates of each new node's host. */
+    private readonly placement: Required<LatencyModel>,
     options: ParallelWorldOptions,
   ) {
     this.count = links.length;
     this.random = createSeededRandom(`${options.seed}:overlay`);
-    this.placement = createLatencyModel(createSeededRandom(`${options.seed}:latency`));
     this.commands = links.map(() => []);
     this.processed = links.map(() => 0);
     this.sent = links.map(() => 0);
@@ -155,7 +155,8 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
   static async create(options: ParallelWorldOptions): Promise<ParallelWorld> {
     const count = options.partitions;
     if (!Number.isInteger(count) || count < 2 || count > 64) throw new RangeError(`partitions must be a whole number from 2 to 64, got ${count}`);
-    const lookahead = createLatencyModel(createSeededRandom(`${options.seed}:latency`)).minMs;
+    const placement = createLatencyModel(createSeededRandom(`${options.seed}:latency`));
+    const lookahead = placement.minMs;
     if (!(lookahead > 0)) throw new RangeError('a parallel simulation needs a latency floor above 0 ms');
     const flags = new Int32Array(new SharedArrayBuffer(4 * 2 * count));
     const clockBuffer = PartitionClocks.create(count);
@@ -178,18 +179,12 @@ export class ParallelWorld implements SimWorld<ParallelNode> {
     try {
       for (let index = 1; index < count; index++) links.push(await startWorker(setup(index), flags));
       const local = setup(0);
-      const partition = await Partition.create(local.init, {
-        clocks: new PartitionClocks(clockBuffer, count),
-        outgoing: local.outgoing.map((b) => (b === null ? null : new PacketStream(b))),
-        incoming: local.incoming.map((b) => (b === null ? null : new PacketStream(b))),
-        spins: local.streamSpins,
-      });
-      links.unshift(new LocalLink(partition));
+      links.unshift(new LocalLink(await Partition.create(local.init, local)));
     } catch (e) {
       await Promise.all(links.map((l) => l.close().catch(() => {})));
       throw e;
     }
-    return new ParallelWorld(links, new PartitionClocks(clockBuffer, count), options);
+    return new ParallelWorld(links, new PartitionClocks(clockBuffer, count), placement, options);
   }
 
   get now(): number {

@@ -4,12 +4,10 @@
  * stop. A failure is sent back as the reply's `error` rather than killing the thread silently.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { PacketStream } from './packet-stream.js';
-import { Partition, type PartitionInit, type PartitionReply, type PartitionRequest } from './partition.js';
-import { PartitionClocks } from './partition-clocks.js';
+import { Partition, type PartitionInit, type PartitionReply, type PartitionRequest, type SharedPartitionLinks } from './partition.js';
 import { SyncChannel } from './sync-channel.js';
 
-export interface PartitionWorkerData {
+export interface PartitionWorkerData extends SharedPartitionLinks {
   init: PartitionInit;
   port: MessagePort;
   flags: Int32Array;
@@ -19,22 +17,11 @@ export interface PartitionWorkerData {
   toCoordinator: number;
   /** Polls before sleeping while waiting for a request (sync-channel.ts). */
   spins: number;
-  /** Checks of the other partitions' clocks before sleeping while blocked (partition.ts). */
-  streamSpins: number;
-  clocks: SharedArrayBuffer;
-  /** Packet streams from this partition to each other one, and from each to this one (null for itself). */
-  outgoing: (SharedArrayBuffer | null)[];
-  incoming: (SharedArrayBuffer | null)[];
 }
 
 const data = workerData as PartitionWorkerData;
 const channel = new SyncChannel(data.port, data.flags, data.toWorker, data.toCoordinator, data.spins);
-const partition = await Partition.create(data.init, {
-  clocks: new PartitionClocks(data.clocks, data.init.count),
-  outgoing: data.outgoing.map((b) => (b === null ? null : new PacketStream(b))),
-  incoming: data.incoming.map((b) => (b === null ? null : new PacketStream(b))),
-  spins: data.streamSpins,
-});
+const partition = await Partition.create(data.init, data);
 parentPort!.postMessage('ready');
 
 for (;;) {

@@ -16,8 +16,8 @@
 import type { Address } from '../address.js';
 import type { Endpoint } from '../transport.js';
 import type { Coordinates } from './latency-model.js';
-import type { PartitionClocks } from './partition-clocks.js';
-import type { PacketStream } from './packet-stream.js';
+import { PartitionClocks } from './partition-clocks.js';
+import { PacketStream } from './packet-stream.js';
 import type { RemoteHost } from './sim-network.js';
 import { SimOverlay, type SimNode } from './sim-overlay.js';
 
@@ -31,12 +31,22 @@ export interface PartitionInit {
   lookahead: number;
 }
 
-/** How a partition reaches the others: their clocks, and a packet stream to and from each (null for itself). */
-export interface PartitionLinks {
+/**
+ * How a partition reaches the others, as shared memory handed to its thread: everyone's clocks,
+ * and a packet stream to and from each other partition (null for itself).
+ */
+export interface SharedPartitionLinks {
+  clocks: SharedArrayBuffer;
+  outgoing: (SharedArrayBuffer | null)[];
+  incoming: (SharedArrayBuffer | null)[];
+  /** Checks of the others' clocks before sleeping while blocked (0: sleep at once). */
+  streamSpins: number;
+}
+
+interface PartitionLinks {
   clocks: PartitionClocks;
   outgoing: (PacketStream | null)[];
   incoming: (PacketStream | null)[];
-  /** Checks of the others' clocks before sleeping while blocked (0: sleep at once). */
   spins: number;
 }
 
@@ -144,7 +154,14 @@ export class Partition {
     this.injectFn = (from, to, bytes, at, rank) => sim.network.injectRemote(from, to, bytes, at, rank);
   }
 
-  static async create(init: PartitionInit, links: PartitionLinks): Promise<Partition> {
+  static async create(init: PartitionInit, shared: SharedPartitionLinks): Promise<Partition> {
+    const open = (b: SharedArrayBuffer | null): PacketStream | null => (b === null ? null : new PacketStream(b));
+    const links: PartitionLinks = {
+      clocks: new PartitionClocks(shared.clocks, init.count),
+      outgoing: shared.outgoing.map(open),
+      incoming: shared.incoming.map(open),
+      spins: shared.streamSpins,
+    };
     const sim = await SimOverlay.create({
       seed: init.seed,
       encrypt: init.encrypt,
